@@ -1,0 +1,36 @@
+use alloc::boxed::Box;
+
+use super::{ParamId, Params};
+use crate::init::Init;
+use crate::rng::Rng;
+use crate::tensor::{flat, flat_mut, zeroed_box};
+
+/// The weights of `Dense O` on `I` input features.
+#[derive(Clone)]
+pub struct DenseParams<const I: usize, const O: usize> {
+    /// `[O][I]` (as PyTorch's `nn.Linear`).
+    pub weight: Box<[[f32; I]; O]>,
+    /// `[O]`.
+    pub bias: Box<[f32; O]>,
+}
+
+impl<const I: usize, const O: usize> DenseParams<I, O> {
+    /// Initialised with `init`, drawing from `rng`.
+    pub fn new(init: Init, rng: &mut Rng) -> Self {
+        let mut p = DenseParams { weight: zeroed_box(), bias: zeroed_box() };
+        init.fill(rng, I, O, flat_mut(&mut *p.weight), &mut *p.bias);
+        p
+    }
+}
+
+impl<const I: usize, const O: usize> Params for DenseParams<I, O> {
+    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
+        f(ParamId { layer, tensor: "weight", trainable: true }, flat(&*self.weight));
+        f(ParamId { layer, tensor: "bias", trainable: true }, &*self.bias);
+    }
+
+    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
+        f(ParamId { layer, tensor: "weight", trainable: true }, flat_mut(&mut *self.weight));
+        f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias);
+    }
+}

@@ -1,0 +1,29 @@
+//! The parameters of the layers that hold weights, each allocated on the heap, never on the stack,
+//! with the layouts PyTorch uses (OIHW convolution kernels, `[out][in]` dense weights).
+
+mod batchnorm;
+mod conv2d;
+mod dense;
+
+pub use batchnorm::BatchNormParams;
+pub use conv2d::Conv2dParams;
+pub use dense::DenseParams;
+
+/// Names one parameter tensor of a model, for generic code such as optimisers and serialisers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamId {
+    /// The layer's field name (`conv1`).
+    pub layer: &'static str,
+    /// The tensor's name within the layer (`weight`, `bias`, `running_mean`, …), as in PyTorch.
+    pub tensor: &'static str,
+    /// False for statistics kept but not trained (BatchNorm's running mean and variance).
+    pub trainable: bool,
+}
+
+/// A layer's parameter tensors, visited in a fixed order.
+pub trait Params {
+    /// Calls `f` with each tensor of the layer named `layer`.
+    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32]));
+    /// Calls `f` with each tensor of the layer named `layer`, mutably.
+    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32]));
+}

@@ -1,0 +1,234 @@
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Part, SpecError};
+use crate::layer::{Layer, PoolKind};
+use crate::rules::{self, Pad, MAX_ELEMENTS};
+use crate::shape::Shape;
+use crate::summary::{group_thousands, LayerInfo};
+
+/// One layer of a checked network with everything a code generator or runtime needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerPlan {
+    /// The layer's name in the model: `conv1`, `maxpool1`, `dense2`, … (a field name for the layers
+    /// that hold weights).
+    pub name: String,
+    /// The layer as declared.
+    pub layer: Layer,
+    /// Shape of one sample entering the layer.
+    pub input: Shape,
+    /// Shape of one sample leaving the layer.
+    pub output: Shape,
+    /// Zero padding around the input (convolution and `ZeroPad`), resolved for this input.
+    pub pad: Pad,
+    /// Trainable parameters (weights and biases; BatchNorm's scale and shift).
+    pub trainable: usize,
+    /// Non-trainable parameters (BatchNorm's running mean and variance).
+    pub non_trainable: usize,
+    /// Multiply-adds of a forward pass over one sample.
+    pub macs: u64,
+}
+
+/// A network whose every shape rule holds: the input shape and the planned layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    input: Shape,
+    layers: Vec<LayerPlan>,
+}
+
+impl Network {
+    /// Checks `layers` applied to `input`, returning every broken rule (not only the first).
+    pub fn new(input: Shape, layers: Vec<Layer>) -> Result<Self, Vec<SpecError>> {
+        let mut errors = Vec::new();
+        let input_ok = check_input(input, &mut errors);
+        let plans = plan(input_ok.then_some(input), &layers, &mut errors);
+        let network = Network { input, layers: plans };
+        if errors.is_empty() && network.total_params() > MAX_ELEMENTS as u64 {
+            errors.push(SpecError::new(
+                None,
+                Part::Network,
+                format!(
+                    "the network would hold {} parameters, more than the {} a network may hold",
+                    group_thousands(network.total_params()),
+                    group_thousands(MAX_ELEMENTS as u64)
+                ),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(network)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The rules `layers` break whatever their input: for a front end that could not read the
+    /// input but still wants to report every other error.
+    pub fn layer_errors(layers: &[Layer]) -> Vec<SpecError> {
+        let mut errors = Vec::new();
+        plan(None, layers, &mut errors);
+        errors
+    }
+
+    /// Shape of one input sample.
+    pub fn input(&self) -> Shape {
+        self.input
+    }
+
+    /// Shape of one output sample.
+    pub fn output(&self) -> Shape {
+        self.layers.last().map_or(self.input, |l| l.output)
+    }
+
+    /// The planned layers, in order.
+    pub fn layers(&self) -> &[LayerPlan] {
+        &self.layers
+    }
+
+    /// Parameters updated by training.
+    pub fn trainable_params(&self) -> usize {
+        self.layers.iter().map(|l| l.trainable).sum()
+    }
+
+    /// Parameters kept but not trained (BatchNorm running statistics).
+    pub fn non_trainable_params(&self) -> usize {
+        self.layers.iter().map(|l| l.non_trainable).sum()
+    }
+
+    /// Multiply-adds of a forward pass over one sample.
+    pub fn macs(&self) -> u64 {
+        self.layers.iter().map(|l| l.macs).sum()
+    }
+
+    /// The per-layer table that `summary` prints.
+    pub fn layer_infos(&self) -> Vec<LayerInfo<'_>> {
+        self.layers.iter().map(LayerInfo::from_plan).collect()
+    }
+
+    fn total_params(&self) -> u64 {
+        self.layers.iter().map(|l| (l.trainable + l.non_trainable) as u64).sum()
+    }
+}
+
+/// Applies each layer's rules in turn. After a layer fails, the shapes that follow are unknown:
+/// their shape rules are skipped, their own rules still checked.
+fn plan(input: Option<Shape>, layers: &[Layer], errors: &mut Vec<SpecError>) -> Vec<LayerPlan> {
+    if layers.is_empty() {
+        errors.push(SpecError::new(
+            None,
+            Part::Network,
+            String::from("the network has no layers after its input: add at least a Conv2D or Dense layer"),
+        ));
+    } else if !layers.iter().any(Layer::has_params) {
+        errors.push(SpecError::new(
+            None,
+            Part::Network,
+            String::from("the network has no parameters to learn: add a Conv2D or Dense layer"),
+        ));
+    }
+    let mut plans = Vec::with_capacity(layers.len());
+    let mut shape = input;
+    let mut counts = NameCounts::default();
+    for (i, layer) in layers.iter().enumerate() {
+        let before = errors.len();
+        rules::check_local(layer, i, errors);
+        check_batchnorm_placement(layers, i, errors);
+        let Some(input) = shape.filter(|_| errors.len() == before) else {
+            shape = None;
+            continue;
+        };
+        let source = match i {
+            0 => String::from("the input"),
+            _ => format!("the {} before it", layers[i - 1]),
+        };
+        match rules::apply(layer, i, input, &source) {
+            Ok(out) => {
+                shape = Some(out.output);
+                plans.push(LayerPlan {
+                    name: counts.next_name(layer),
+                    layer: layer.clone(),
+                    input,
+                    output: out.output,
+                    pad: out.pad,
+                    trainable: out.trainable,
+                    non_trainable: out.non_trainable,
+                    macs: out.macs,
+                });
+            }
+            Err(e) => {
+                errors.push(e);
+                shape = None;
+            }
+        }
+    }
+    plans
+}
+
+fn check_input(input: Shape, errors: &mut Vec<SpecError>) -> bool {
+    let (zero, example) = match input {
+        Shape::Image { c, h, w } => (c == 0 || h == 0 || w == 0, "`input 1@28x28`"),
+        Shape::Flat { n } => (n == 0, "`input 784`"),
+    };
+    let message = if zero {
+        format!("an input needs at least one element on every axis, got {input}: e.g. {example}")
+    } else if input.checked_len().is_none_or(|n| n > MAX_ELEMENTS) {
+        format!("an input of {input} is more than the {} elements one sample may hold", group_thousands(MAX_ELEMENTS as u64))
+    } else {
+        return true;
+    };
+    errors.push(SpecError::new(None, Part::InputShape, message));
+    false
+}
+
+/// BatchNorm normalises what a Conv2D or Dense layer learned to output.
+fn check_batchnorm_placement(layers: &[Layer], i: usize, errors: &mut Vec<SpecError>) {
+    if layers[i] != Layer::BatchNorm {
+        return;
+    }
+    let message = if i > 0 && layers[i - 1] == Layer::BatchNorm {
+        "BatchNorm right after another BatchNorm normalises what is already normalised: remove one of them"
+    } else if !layers[..i].iter().any(|l| matches!(l, Layer::Conv2d { .. } | Layer::Dense { .. })) {
+        "BatchNorm has nothing to normalise: no Conv2D or Dense layer comes before it. \
+         Put it after a Conv2D or Dense layer, and normalise the input data itself when loading it (e.g. x/255)"
+    } else {
+        return;
+    };
+    errors.push(SpecError::new(Some(i), Part::Name, String::from(message)));
+}
+
+/// Numbers the layers of each kind: conv1, conv2, maxpool1, dense1, …
+#[derive(Default)]
+struct NameCounts(Vec<(&'static str, usize)>);
+
+impl NameCounts {
+    fn next_name(&mut self, layer: &Layer) -> String {
+        let prefix = match layer {
+            Layer::Conv2d { .. } => "conv",
+            Layer::Pool { kind: PoolKind::Max, .. } => "maxpool",
+            Layer::Pool { kind: PoolKind::Avg, .. } => "avgpool",
+            Layer::Flatten => "flatten",
+            Layer::Dense { .. } => "dense",
+            Layer::Activation(a) => match a {
+                crate::Activation::Relu => "relu",
+                crate::Activation::Sigmoid => "sigmoid",
+                crate::Activation::Tanh => "tanh",
+                crate::Activation::Softmax => "softmax",
+                crate::Activation::LeakyRelu { .. } => "leakyrelu",
+            },
+            Layer::BatchNorm => "batchnorm",
+            Layer::Dropout { .. } => "dropout",
+            Layer::ZeroPad { .. } => "zeropad",
+        };
+        let n = match self.0.iter_mut().find(|(p, _)| *p == prefix) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.0.push((prefix, 1));
+                1
+            }
+        };
+        format!("{prefix}{n}")
+    }
+}

@@ -1,0 +1,13 @@
+// A stride of 0.
+use cnn::cnn;
+
+cnn! {
+    struct Net {
+        input 1@28x28,
+        Conv2D 6@5x5 stride 0,
+        Flatten,
+        Dense 10,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+// Two activations on one layer.
+use cnn::cnn;
+
+cnn! {
+    struct Net {
+        input 1@28x28,
+        Conv2D 6@5x5 relu tanh,
+        Flatten,
+        Dense 10,
+    }
+}
+
+fn main() {}
