@@ -79,8 +79,16 @@ fn field_names_follow_kind_and_position() {
     assert_eq!(
         names,
         [
-            "conv1.weight 150", "conv1.bias 6", "conv2.weight 2400", "conv2.bias 16", "dense1.weight 30720",
-            "dense1.bias 120", "dense2.weight 10080", "dense2.bias 84", "dense3.weight 840", "dense3.bias 10"
+            "conv1.weight 150",
+            "conv1.bias 6",
+            "conv2.weight 2400",
+            "conv2.bias 16",
+            "dense1.weight 30720",
+            "dense1.bias 120",
+            "dense2.weight 10080",
+            "dense2.bias 84",
+            "dense3.weight 840",
+            "dense3.bias 10"
         ]
     );
 }

@@ -178,7 +178,10 @@ impl Consts {
     fn docs(n: &Network) -> [String; 6] {
         [
             format!("Parameters updated by training: {}.", group_thousands(n.trainable_params() as u64)),
-            format!("Parameters kept but not trained (BatchNorm running statistics): {}.", group_thousands(n.non_trainable_params() as u64)),
+            format!(
+                "Parameters kept but not trained (BatchNorm running statistics): {}.",
+                group_thousands(n.non_trainable_params() as u64)
+            ),
             format!("Multiply-adds of a forward pass over one sample: {}.", group_thousands(n.macs())),
             format!("Shape of one input sample: `{}`.", n.input()),
             format!("Shape of one output sample: `{}`.", n.output()),

@@ -46,7 +46,7 @@ impl Activation {
 
     fn fmt_slope(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Activation::LeakyRelu { slope } => write!(f, " {slope}"),
+            Activation::LeakyRelu { slope } => write!(f, " {slope:?}"),
             _ => Ok(()),
         }
     }
@@ -256,7 +256,7 @@ impl fmt::Display for Layer {
                 Ok(())
             }
             Layer::Activation(a) => a.fmt_slope(f),
-            Layer::Dropout { p } => write!(f, " {p}"),
+            Layer::Dropout { p } => write!(f, " {p:?}"),
             Layer::ZeroPad { h, w } => {
                 f.write_str(" ")?;
                 fmt_size(f, [*h, *w])

@@ -42,6 +42,7 @@ impl Network {
     pub fn new(input: Shape, layers: Vec<Layer>) -> Result<Self, Vec<SpecError>> {
         let mut errors = Vec::new();
         let input_ok = check_input(input, &mut errors);
+        let layers: Vec<Option<Layer>> = layers.into_iter().map(Some).collect();
         let plans = plan(input_ok.then_some(input), &layers, &mut errors);
         let network = Network { input, layers: plans };
         if errors.is_empty() && network.total_params() > MAX_ELEMENTS as u64 {
@@ -62,11 +63,13 @@ impl Network {
         }
     }
 
-    /// The rules `layers` break whatever their input: for a front end that could not read the
-    /// input but still wants to report every other error.
-    pub fn layer_errors(layers: &[Layer]) -> Vec<SpecError> {
+    /// The rules broken by a declaration that a front end could only partly read: `None` for
+    /// an input or a layer line it could not read (and has reported itself). Nothing that depends
+    /// on an unreadable line is checked, so its errors have no follow-on errors.
+    pub fn errors(input: Option<Shape>, layers: &[Option<Layer>]) -> Vec<SpecError> {
         let mut errors = Vec::new();
-        plan(None, layers, &mut errors);
+        let input = input.filter(|&i| check_input(i, &mut errors));
+        plan(input, layers, &mut errors);
         errors
     }
 
@@ -112,14 +115,15 @@ impl Network {
 
 /// Applies each layer's rules in turn. After a layer fails, the shapes that follow are unknown:
 /// their shape rules are skipped, their own rules still checked.
-fn plan(input: Option<Shape>, layers: &[Layer], errors: &mut Vec<SpecError>) -> Vec<LayerPlan> {
+fn plan(input: Option<Shape>, layers: &[Option<Layer>], errors: &mut Vec<SpecError>) -> Vec<LayerPlan> {
+    let all_read = layers.iter().all(Option::is_some);
     if layers.is_empty() {
         errors.push(SpecError::new(
             None,
             Part::Network,
             String::from("the network has no layers after its input: add at least a Conv2D or Dense layer"),
         ));
-    } else if !layers.iter().any(Layer::has_params) {
+    } else if all_read && !layers.iter().flatten().any(Layer::has_params) {
         errors.push(SpecError::new(
             None,
             Part::Network,
@@ -130,6 +134,10 @@ fn plan(input: Option<Shape>, layers: &[Layer], errors: &mut Vec<SpecError>) -> 
     let mut shape = input;
     let mut counts = NameCounts::default();
     for (i, layer) in layers.iter().enumerate() {
+        let Some(layer) = layer else {
+            shape = None;
+            continue;
+        };
         let before = errors.len();
         rules::check_local(layer, i, errors);
         check_batchnorm_placement(layers, i, errors);
@@ -137,9 +145,9 @@ fn plan(input: Option<Shape>, layers: &[Layer], errors: &mut Vec<SpecError>) -> 
             shape = None;
             continue;
         };
-        let source = match i {
-            0 => String::from("the input"),
-            _ => format!("the {} before it", layers[i - 1]),
+        let source = match i.checked_sub(1).and_then(|p| layers[p].as_ref()) {
+            None => String::from("the input is"),
+            Some(previous) => format!("the {previous} before it outputs"),
         };
         match rules::apply(layer, i, input, &source) {
             Ok(out) => {
@@ -172,7 +180,10 @@ fn check_input(input: Shape, errors: &mut Vec<SpecError>) -> bool {
     let message = if zero {
         format!("an input needs at least one element on every axis, got {input}: e.g. {example}")
     } else if input.checked_len().is_none_or(|n| n > MAX_ELEMENTS) {
-        format!("an input of {input} is more than the {} elements one sample may hold", group_thousands(MAX_ELEMENTS as u64))
+        format!(
+            "an input of {input} is more than the {} elements one sample may hold",
+            group_thousands(MAX_ELEMENTS as u64)
+        )
     } else {
         return true;
     };
@@ -181,13 +192,15 @@ fn check_input(input: Shape, errors: &mut Vec<SpecError>) -> bool {
 }
 
 /// BatchNorm normalises what a Conv2D or Dense layer learned to output.
-fn check_batchnorm_placement(layers: &[Layer], i: usize, errors: &mut Vec<SpecError>) {
-    if layers[i] != Layer::BatchNorm {
+fn check_batchnorm_placement(layers: &[Option<Layer>], i: usize, errors: &mut Vec<SpecError>) {
+    if layers[i] != Some(Layer::BatchNorm) {
         return;
     }
-    let message = if i > 0 && layers[i - 1] == Layer::BatchNorm {
+    let before = &layers[..i];
+    let learned = |l: &Option<Layer>| matches!(l, None | Some(Layer::Conv2d { .. } | Layer::Dense { .. }));
+    let message = if before.last() == Some(&Some(Layer::BatchNorm)) {
         "BatchNorm right after another BatchNorm normalises what is already normalised: remove one of them"
-    } else if !layers[..i].iter().any(|l| matches!(l, Layer::Conv2d { .. } | Layer::Dense { .. })) {
+    } else if !before.iter().any(learned) {
         "BatchNorm has nothing to normalise: no Conv2D or Dense layer comes before it. \
          Put it after a Conv2D or Dense layer, and normalise the input data itself when loading it (e.g. x/255)"
     } else {

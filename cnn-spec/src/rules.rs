@@ -46,22 +46,22 @@ pub(crate) fn check_local(layer: &Layer, index: usize, errors: &mut Vec<SpecErro
                 fail(Part::Filters, format!("a Conv2D needs at least 1 filter, got {filters}"));
             }
             if kernel.contains(&0) {
-                fail(Part::Kernel, format!("a kernel must be at least 1x1, got {}x{}", kernel[0], kernel[1]));
+                fail(Part::Kernel, format!("a kernel must be at least 1x1, got {}", Size(kernel)));
             }
             if stride.contains(&0) {
-                fail(Part::Stride, format!("a stride must be at least 1, got {}x{}", stride[0], stride[1]));
+                fail(Part::Stride, format!("a stride must be at least 1, got {}", Size(stride)));
             }
             if let Padding::Explicit { h, w } = padding {
                 if !kernel.contains(&0) && (2 * h > kernel[0] || 2 * w > kernel[1]) {
                     fail(
                         Part::Padding,
                         format!(
-                            "padding {h}x{w} is more than half of the {}x{} kernel (at most {}x{}): \
+                            "padding {} is more than half of the {}x{} kernel (at most {}): \
                              some outputs would see nothing but zeros; use `padding same` or less padding",
+                            Size([h, w]),
                             kernel[0],
                             kernel[1],
-                            kernel[0] / 2,
-                            kernel[1] / 2
+                            Size([kernel[0] / 2, kernel[1] / 2])
                         ),
                     );
                 }
@@ -79,10 +79,9 @@ pub(crate) fn check_local(layer: &Layer, index: usize, errors: &mut Vec<SpecErro
         }
         Layer::Pool { size, stride, .. } => {
             if size.contains(&0) {
-                fail(Part::PoolSize, format!("a pooling window must be at least 1x1, got {}x{}", size[0], size[1]));
-            }
-            if stride.contains(&0) {
-                fail(Part::Stride, format!("a stride must be at least 1, got {}x{}", stride[0], stride[1]));
+                fail(Part::PoolSize, format!("a pooling window must be at least 1x1, got {}", Size(size)));
+            } else if stride.contains(&0) {
+                fail(Part::Stride, format!("a stride must be at least 1, got {}", Size(stride)));
             }
         }
         Layer::Dense { units, activation } => {
@@ -96,7 +95,7 @@ pub(crate) fn check_local(layer: &Layer, index: usize, errors: &mut Vec<SpecErro
             if !(0.0..1.0).contains(&p) {
                 fail(
                     Part::Rate,
-                    format!("a Dropout rate is the fraction of activations dropped, in [0, 1), got {p}: e.g. `Dropout 0.5`"),
+                    format!("a Dropout rate is the fraction of activations dropped, in [0, 1), got {p:?}: e.g. `Dropout 0.5`"),
                 );
             }
         }
@@ -117,8 +116,8 @@ fn check_slope(activation: Option<Activation>, fail: &mut impl FnMut(Part, Strin
     }
 }
 
-/// The rules that depend on the input: `source` says where the input comes from ("the input",
-/// "the MaxPool 2 before it"), for the message.
+/// The rules that depend on the input: `source` says where it comes from, ready to be followed
+/// by the shape ("the input is", "the MaxPool 2 before it outputs").
 pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> Result<Outcome, SpecError> {
     let fail = |part, message| Err(SpecError::new(Some(index), part, message));
     let plain = |output| Outcome { output, pad: Pad::default(), trainable: 0, non_trainable: 0, macs: 0 };
@@ -135,7 +134,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
                 return fail(
                     Part::Kernel,
                     format!(
-                        "{layer} needs an input of at least {}x{}{after}, but {source} outputs {input}{padded}: \
+                        "{layer} needs an input of at least {}x{}{after}, but {source} {input}{padded}: \
                          remove a pooling layer, pad the input, or use a smaller kernel",
                         kernel[0], kernel[1]
                     ),
@@ -155,7 +154,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
                 return fail(
                     Part::PoolSize,
                     format!(
-                        "{layer} needs an input of at least {}x{}, but {source} outputs {input}: \
+                        "{layer} needs an input of at least {}x{}, but {source} {input}: \
                          remove this pooling layer or use a smaller window",
                         size[0], size[1]
                     ),
@@ -167,7 +166,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
             Shape::Image { .. } => Ok(plain(Shape::flat(input.len()))),
             Shape::Flat { n } => fail(
                 Part::Name,
-                format!("Flatten needs an image input C@HxW, but {source} already outputs a flat {n}: remove this Flatten"),
+                format!("Flatten needs an image input C@HxW, but {source} a flat {n}: remove this Flatten"),
             ),
         },
         Layer::Dense { units, .. } => {
@@ -175,7 +174,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
                 return fail(
                     Part::Name,
                     format!(
-                        "{layer} needs a flat input, but {source} outputs {input}: add `Flatten,` before this layer \
+                        "{layer} needs a flat input, but {source} {input}: add `Flatten,` before this layer \
                          (Keras would silently apply Dense to the last axis only)"
                     ),
                 );
@@ -186,7 +185,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
         Layer::Activation(Activation::Softmax) if matches!(input, Shape::Image { .. }) => fail(
             Part::Name,
             format!(
-                "Softmax needs a flat vector of scores, but {source} outputs {input}: \
+                "Softmax needs a flat vector of scores, but {source} {input}: \
                  put it after `Flatten` and a `Dense` layer"
             ),
         ),
@@ -206,8 +205,20 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
     }
 }
 
+/// `5` for a square size, `5x3` otherwise: sizes as the user writes them.
+struct Size([usize; 2]);
+
+impl core::fmt::Display for Size {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            [h, w] if h == w => write!(f, "{h}"),
+            [h, w] => write!(f, "{h}x{w}"),
+        }
+    }
+}
+
 fn needs_image(layer: &Layer, input: Shape, source: &str, fix: &str) -> String {
-    format!("{layer} needs an image input C@HxW, but {source} outputs a flat {input}: {fix}")
+    format!("{layer} needs an image input C@HxW, but {source} a flat {input}: {fix}")
 }
 
 /// The padding a convolution adds to an `[h, w]` input.
@@ -225,7 +236,13 @@ pub(crate) fn resolve_padding(padding: Padding, [h, w]: [usize; 2], kernel: [usi
 }
 
 /// `weights[0] * weights[1] + bias`, or an error if that exceeds [`MAX_ELEMENTS`].
-fn checked_params(index: usize, layer: &Layer, part: Part, weights: [usize; 2], bias: usize) -> Result<usize, SpecError> {
+fn checked_params(
+    index: usize,
+    layer: &Layer,
+    part: Part,
+    weights: [usize; 2],
+    bias: usize,
+) -> Result<usize, SpecError> {
     match weights[0].checked_mul(weights[1]).and_then(|n| n.checked_add(bias)) {
         Some(n) if n <= MAX_ELEMENTS => Ok(n),
         n => Err(SpecError::new(

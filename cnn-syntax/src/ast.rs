@@ -10,11 +10,9 @@ pub struct Declaration {
     pub vis: Visibility,
     /// The struct's name.
     pub name: Ident,
-    /// The lines of the body in order (inputs and layers), as far as they parsed.
-    pub items: Vec<Item>,
-    /// Syntax errors found in the body; each line is parsed on its own, so one bad line does not
+    /// The lines of the body in order. Each line is parsed on its own, so one bad line does not
     /// hide the errors of the others.
-    pub errors: Vec<syn::Error>,
+    pub items: Vec<Item>,
 }
 
 /// One comma-separated line of the body.
@@ -23,6 +21,13 @@ pub enum Item {
     Input(InputDecl),
     /// Any layer.
     Layer(LayerDecl),
+    /// A line that could not be read, and why.
+    Invalid {
+        /// The syntax error.
+        error: syn::Error,
+        /// True if the line was meant as the input (it began with `input`).
+        input: bool,
+    },
 }
 
 /// `input C@HxW`: the shape of one sample.
@@ -49,10 +54,7 @@ pub struct LayerDecl {
 impl LayerDecl {
     /// The tokens of `part`, or the layer's name if that part was not written.
     pub fn tokens_of(&self, part: Part) -> TokenStream {
-        self.parts
-            .iter()
-            .find(|(p, _)| *p == part)
-            .map_or_else(|| quote_ident(&self.name), |(_, t)| t.clone())
+        self.parts.iter().find(|(p, _)| *p == part).map_or_else(|| quote_ident(&self.name), |(_, t)| t.clone())
     }
 }
 

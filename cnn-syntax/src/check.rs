@@ -33,86 +33,125 @@ impl std::fmt::Debug for Failed {
 
 /// Checks a parsed declaration.
 pub fn check(decl: Declaration) -> Checked {
-    let Declaration { attrs, vis, name, items, mut errors } = decl;
-    let mut inputs = Vec::new();
-    let mut layers = Vec::new();
-    let mut layer_before_input = None;
-    for item in items {
+    let Declaration { attrs, vis, name, items } = decl;
+    let mut errors = Errors::default();
+    let mut inputs: Vec<(usize, InputDecl)> = Vec::new();
+    let mut input_unreadable = false;
+    // One slot per layer line, `None` where the line could not be read; `line` is its position.
+    let mut layers: Vec<(usize, Option<LayerDecl>)> = Vec::new();
+    for (line, item) in items.into_iter().enumerate() {
         match item {
-            Item::Input(input) => inputs.push(input),
-            Item::Layer(layer) => {
-                if inputs.is_empty() && layer_before_input.is_none() {
-                    layer_before_input = Some(layer.name.clone());
+            Item::Input(input) => inputs.push((line, input)),
+            Item::Layer(layer) => layers.push((line, Some(layer))),
+            Item::Invalid { error, input } => {
+                errors.push(line, error);
+                if input {
+                    input_unreadable = true;
+                } else {
+                    layers.push((line, None));
                 }
-                layers.push(layer);
             }
         }
     }
-    check_inputs(&name, &inputs, layer_before_input, &mut errors);
+    if !input_unreadable {
+        check_inputs(&name, &inputs, &layers, &mut errors);
+    }
 
-    let input = inputs.first();
-    let spec_layers: Vec<Layer> = layers.iter().map(|l| l.layer.clone()).collect();
-    let spec = match input {
-        Some(input) => Network::new(input.shape, spec_layers),
-        None => Err(Network::layer_errors(&spec_layers)),
+    let input = inputs.first().map(|(_, i)| i);
+    let spec_layers: Vec<Option<Layer>> = layers.iter().map(|(_, l)| l.as_ref().map(|l| l.layer.clone())).collect();
+    let readable: Option<Vec<Layer>> = spec_layers.iter().cloned().collect();
+    let spec = match (input, readable) {
+        (Some(input), Some(all)) if errors.is_empty() => Network::new(input.shape, all),
+        _ => Err(Network::errors(input.map(|i| i.shape), &spec_layers)),
     };
     let network = match spec {
-        Ok(network) => Some(network),
+        Ok(network) => Ok(network),
         Err(spec_errors) => {
-            errors.extend(spec_errors.iter().map(|e| place(e, &name, input, &layers)));
-            None
+            for e in &spec_errors {
+                let line = e.layer.map_or(0, |i| layers[i].0);
+                errors.push(line, place(e, &name, input, &layers));
+            }
+            Err(Failed(errors.combine()))
         }
-    };
-    let network = match network {
-        Some(network) if errors.is_empty() => Ok(network),
-        _ => Err(Failed(combine(errors))),
     };
     Checked { attrs, vis, name, input: input.map(|i| i.shape), network }
 }
 
+/// Errors with the line they belong to, reported in source order.
+#[derive(Default)]
+struct Errors(Vec<(usize, Error)>);
+
+impl Errors {
+    fn push(&mut self, line: usize, error: Error) {
+        self.0.push((line, error));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn combine(mut self) -> Error {
+        self.0.sort_by_key(|(line, _)| *line);
+        let mut iter = self.0.into_iter().map(|(_, e)| e);
+        let mut first = iter.next().unwrap_or_else(|| Error::new(proc_macro2::Span::call_site(), "invalid network"));
+        for e in iter {
+            first.combine(e);
+        }
+        first
+    }
+}
+
 /// One `input` line, first.
-fn check_inputs(name: &Ident, inputs: &[InputDecl], layer_before_input: Option<Ident>, errors: &mut Vec<Error>) {
-    let Some(first) = inputs.first() else {
-        errors.push(Error::new(
-            name.span(),
-            format!(
-                "`{name}` has no input: begin its body with the shape of one sample, \
-                 e.g. `input 1@28x28,` (channels@rows x columns) or `input 784,`"
+fn check_inputs(
+    name: &Ident,
+    inputs: &[(usize, InputDecl)],
+    layers: &[(usize, Option<LayerDecl>)],
+    errors: &mut Errors,
+) {
+    let Some((first_line, first)) = inputs.first() else {
+        errors.push(
+            0,
+            Error::new(
+                name.span(),
+                format!(
+                    "`{name}` has no input: begin its body with the shape of one sample, \
+                     e.g. `input 1@28x28,` (channels@rows x columns) or `input 784,`"
+                ),
             ),
-        ));
+        );
         return;
     };
-    for extra in &inputs[1..] {
-        errors.push(Error::new(
-            extra.keyword.span(),
-            format!("the input is already declared as {}: a network has one input", first.shape),
-        ));
+    for (line, extra) in &inputs[1..] {
+        errors.push(
+            *line,
+            Error::new(
+                extra.keyword.span(),
+                format!("the input is already declared as {}: a network has one input", first.shape),
+            ),
+        );
     }
-    if let Some(layer) = layer_before_input {
-        errors.push(Error::new(
-            first.keyword.span(),
-            format!("`input` must be the first line, before `{layer}`: move it to the top"),
-        ));
+    if let Some((_, Some(layer))) = layers.iter().find(|(line, _)| line < first_line) {
+        errors.push(
+            *first_line,
+            Error::new(
+                first.keyword.span(),
+                format!("`input` must be the first line, before `{}`: move it to the top", layer.name),
+            ),
+        );
     }
 }
 
 /// The syntax error for a rule a layer breaks, on the tokens of the part it is about.
-fn place(e: &SpecError, name: &Ident, input: Option<&InputDecl>, layers: &[LayerDecl]) -> Error {
+fn place(e: &SpecError, name: &Ident, input: Option<&InputDecl>, layers: &[(usize, Option<LayerDecl>)]) -> Error {
     match (e.layer, e.part) {
-        (Some(i), part) => Error::new_spanned(layers[i].tokens_of(part), &e.message),
+        (Some(i), part) => match &layers[i].1 {
+            Some(layer) => Error::new_spanned(layer.tokens_of(part), &e.message),
+            None => Error::new(name.span(), &e.message),
+        },
         (None, Part::InputShape) => match input {
             Some(input) => Error::new_spanned(&input.shape_tokens, &e.message),
             None => Error::new(name.span(), &e.message),
         },
         (None, _) => Error::new_spanned(name.to_token_stream(), &e.message),
     }
-}
-
-fn combine(errors: Vec<Error>) -> Error {
-    let mut iter = errors.into_iter();
-    let mut first = iter.next().unwrap_or_else(|| Error::new(proc_macro2::Span::call_site(), "invalid network"));
-    for e in iter {
-        first.combine(e);
-    }
-    first
 }

@@ -10,8 +10,8 @@
 //!     "pub struct Tiny { input 1@8x8, Conv2D 4@3x3 relu, Flatten, Dense 10 }",
 //! )
 //! .unwrap();
-//! let checked = cnn_syntax::check(decl).unwrap();
-//! assert_eq!(checked.network.trainable_params(), 40 + 4 * 6 * 6 * 10 + 10);
+//! let network = cnn_syntax::check(decl).network.unwrap();
+//! assert_eq!(network.trainable_params(), 40 + 4 * 6 * 6 * 10 + 10);
 //! ```
 #![warn(missing_docs)]
 

@@ -49,15 +49,15 @@ pub fn real(input: ParseStream, what: &str) -> Result<Spanned<f32>> {
     if negative {
         input.parse::<Token![-]>()?.to_tokens(&mut tokens);
     }
-    let lit: Lit = input.parse().map_err(|e| Error::new(e.span(), format!("expected {what}, a number such as `0.5`")))?;
+    let lit: Lit =
+        input.parse().map_err(|e| Error::new(e.span(), format!("expected {what}, a number such as `0.5`")))?;
     lit.to_tokens(&mut tokens);
     let value = match &lit {
         Lit::Float(f) if f.suffix().is_empty() || f.suffix() == "f32" => f.base10_parse::<f32>().ok(),
         Lit::Int(i) if i.suffix().is_empty() => i.base10_parse::<f32>().ok(),
         _ => None,
     };
-    let value = value
-        .ok_or_else(|| Error::new_spanned(&lit, format!("expected {what}, a number such as `0.5`")))?;
+    let value = value.ok_or_else(|| Error::new_spanned(&lit, format!("expected {what}, a number such as `0.5`")))?;
     Ok(Spanned { value: if negative { -value } else { value }, tokens })
 }
 

@@ -2,7 +2,7 @@
 //! on its own, so every line's syntax error is reported, and the rest still gets checked.
 
 use cnn_spec::{Activation, Layer, Padding, Part, PoolKind, Shape};
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Punct, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{braced, Attribute, Error, Ident, Result, Token, Visibility};
@@ -13,8 +13,19 @@ use crate::suggest::closest;
 
 /// Every layer name the notation knows.
 pub const LAYER_NAMES: &[&str] = &[
-    "Conv2D", "MaxPool", "AvgPool", "Flatten", "Dense", "BatchNorm", "Dropout", "ZeroPad", "ReLU", "Sigmoid", "Tanh",
-    "Softmax", "LeakyReLU",
+    "Conv2D",
+    "MaxPool",
+    "AvgPool",
+    "Flatten",
+    "Dense",
+    "BatchNorm",
+    "Dropout",
+    "ZeroPad",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LeakyReLU",
 ];
 
 impl Parse for Declaration {
@@ -38,68 +49,68 @@ impl Parse for Declaration {
         if !input.is_empty() {
             return Err(input.error("unexpected tokens after the network's `}`: declare one network per cnn! call"));
         }
-        let (items, errors) = parse_body(body);
-        Ok(Declaration { attrs, vis, name, items, errors })
+        let items = split_lines(body).into_iter().map(parse_line).collect();
+        Ok(Declaration { attrs, vis, name, items })
     }
 }
 
-fn parse_body(body: TokenStream) -> (Vec<Item>, Vec<Error>) {
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for line in split_lines(body) {
-        match line {
-            Ok(tokens) => match parse_item.parse2(tokens) {
-                Ok(item) => items.push(item),
-                Err(e) => errors.push(e),
-            },
-            Err(e) => errors.push(e),
-        }
-    }
-    (items, errors)
-}
-
-/// The body cut at its top-level commas; an empty line between two commas is an error.
-fn split_lines(body: TokenStream) -> Vec<Result<TokenStream>> {
+/// The body cut after each top-level comma. Every line keeps its comma (the last line gets one
+/// spanned on its last token), so an error at the end of a line points into that line.
+fn split_lines(body: TokenStream) -> Vec<Vec<TokenTree>> {
     let mut lines = Vec::new();
     let mut current = Vec::new();
     for tt in body {
-        match &tt {
-            TokenTree::Punct(p) if p.as_char() == ',' => {
-                if current.is_empty() {
-                    lines.push(Err(Error::new(p.span(), "expected a layer before this comma")));
-                } else {
-                    lines.push(Ok(current.drain(..).collect()));
-                }
-            }
-            _ => current.push(tt),
+        let is_comma = matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',');
+        current.push(tt);
+        if is_comma {
+            lines.push(std::mem::take(&mut current));
         }
     }
-    if !current.is_empty() {
-        lines.push(Ok(current.into_iter().collect()));
+    if let Some(last) = current.last() {
+        let mut comma = Punct::new(',', Spacing::Alone);
+        comma.set_span(last.span());
+        current.push(comma.into());
+        lines.push(current);
     }
     lines
 }
 
+fn parse_line(line: Vec<TokenTree>) -> Item {
+    let starts_with_input = matches!(line.first(), Some(TokenTree::Ident(i)) if i == "input");
+    let tokens: TokenStream = line.into_iter().collect();
+    parse_item.parse2(tokens).unwrap_or_else(|error| Item::Invalid { error, input: starts_with_input })
+}
+
 fn parse_item(input: ParseStream) -> Result<Item> {
+    if input.peek(Token![,]) {
+        return Err(input.error("expected a layer before this comma"));
+    }
     // Doc comments on a line are welcome as documentation and otherwise ignored.
     for attr in input.call(Attribute::parse_outer)? {
         if !attr.path().is_ident("doc") {
             return Err(Error::new_spanned(attr, "only doc comments may annotate a layer"));
         }
     }
-    let name: Ident = input
-        .parse()
-        .map_err(|e| Error::new(e.span(), "expected a layer name such as `Conv2D`, or `input`"))?;
-    if name == "input" {
-        return parse_input(name, input).map(Item::Input);
-    }
-    let mut parts = Vec::new();
-    let layer = parse_layer(&name, input, &mut parts)?;
-    Ok(Item::Layer(LayerDecl { name, layer, parts }))
+    let name: Ident =
+        input.parse().map_err(|e| Error::new(e.span(), "expected a layer name such as `Conv2D`, or `input`"))?;
+    let item = if name == "input" {
+        Item::Input(parse_input(name, input)?)
+    } else {
+        let mut parts = Vec::new();
+        let layer = parse_layer(&name, input, &mut parts)?;
+        Item::Layer(LayerDecl { name, layer, parts })
+    };
+    input.parse::<Token![,]>()?;
+    Ok(item)
+}
+
+/// True at the comma that ends the line.
+fn line_ends(input: ParseStream) -> bool {
+    input.peek(Token![,])
 }
 
 fn parse_input(keyword: Ident, input: ParseStream) -> Result<InputDecl> {
-    let fork_tokens: TokenStream = input.fork().parse()?;
+    let shape_tokens = tokens_to_line_end(input);
     let n = numbers::count(input, "a channel count", "e.g. `input 1@28x28`, or `input 784` for a flat input")?;
     let shape = if input.peek(Token![@]) {
         input.parse::<Token![@]>()?;
@@ -108,10 +119,24 @@ fn parse_input(keyword: Ident, input: ParseStream) -> Result<InputDecl> {
     } else {
         Shape::flat(n.value)
     };
-    if !input.is_empty() {
+    if !line_ends(input) {
         return Err(input.error("unexpected tokens after the input shape: expected a comma"));
     }
-    Ok(InputDecl { keyword, shape, shape_tokens: fork_tokens })
+    Ok(InputDecl { keyword, shape, shape_tokens })
+}
+
+/// The tokens from here to the comma that ends the line, without consuming them.
+fn tokens_to_line_end(input: ParseStream) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    let mut cursor = input.cursor();
+    while let Some((tt, next)) = cursor.token_tree() {
+        if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+            break;
+        }
+        tokens.extend([tt]);
+        cursor = next;
+    }
+    tokens
 }
 
 fn parse_layer(name: &Ident, input: ParseStream, parts: &mut Vec<(Part, TokenStream)>) -> Result<Layer> {
@@ -147,7 +172,7 @@ fn parse_layer(name: &Ident, input: ParseStream, parts: &mut Vec<(Part, TokenStr
             Layer::Dense { units: units.value, activation: o.activation.map(|a| a.value) }
         }
         "Dropout" => {
-            if input.is_empty() {
+            if line_ends(input) {
                 return Err(Error::new(name.span(), "Dropout needs the fraction to drop: e.g. `Dropout 0.5`"));
             }
             let p = numbers::real(input, "a dropout rate")?;
@@ -165,9 +190,13 @@ fn parse_layer(name: &Ident, input: ParseStream, parts: &mut Vec<(Part, TokenStr
             let slope = leaky_slope(input)?;
             if let Some(s) = &slope {
                 keep(Part::Slope, s.tokens.clone());
+            } else if !line_ends(input) {
+                return Err(input.error("expected the slope of LeakyReLU, a number such as `0.2`, or a comma"));
             }
             parse_options(input, name, &[])?;
-            Layer::Activation(Activation::LeakyRelu { slope: slope.map_or(Activation::DEFAULT_LEAKY_SLOPE, |s| s.value) })
+            Layer::Activation(Activation::LeakyRelu {
+                slope: slope.map_or(Activation::DEFAULT_LEAKY_SLOPE, |s| s.value),
+            })
         }
         word => {
             let layer = match word {
@@ -255,22 +284,29 @@ impl Options {
 /// `leaky_relu 0.2`. Each kind at most once.
 fn parse_options(input: ParseStream, layer: &Ident, allowed: &[Opt]) -> Result<Options> {
     let mut o = Options::default();
-    while !input.is_empty() {
+    while !line_ends(input) {
         let word: Ident = input.parse().map_err(|e| {
-            let what = if allowed.is_empty() { String::from("a comma: it takes no options") } else { expected_options(allowed) };
+            let what = if allowed.is_empty() {
+                String::from("a comma: it takes no options")
+            } else {
+                expected_options(allowed)
+            };
             Error::new(e.span(), format!("unexpected token after `{layer}`: expected {what}"))
         })?;
         let text = word.to_string();
         let Some(opt) = Opt::of(&text).filter(|o| allowed.contains(o)) else {
             return Err(unknown_option(layer, &word, allowed));
         };
-        let already = match opt {
-            Opt::Stride => o.stride.is_some(),
-            Opt::Padding => o.padding.is_some(),
-            Opt::Activation => o.activation.is_some(),
+        let first = match opt {
+            Opt::Stride => o.stride.as_ref().map(|s| &s.tokens),
+            Opt::Padding => o.padding.as_ref().map(|p| &p.tokens),
+            Opt::Activation => o.activation.as_ref().map(|a| &a.tokens),
         };
-        if already {
-            return Err(Error::new(word.span(), format!("`{layer}` already has {}: give it once", opt.describe())));
+        if let Some(first) = first {
+            return Err(Error::new(
+                word.span(),
+                format!("`{layer}` already has {} (`{first}`): give one", opt.describe()),
+            ));
         }
         let mut tokens = word.to_token_stream();
         match opt {

@@ -28,7 +28,7 @@ pub fn sigmoid(x: &mut [f32]) {
     for v in x.iter_mut() {
         let e = math::exp(-v.abs());
         let p = 1.0 / (1.0 + e);
-        *v = if *v >= 0.0 { p } else { e };
+        *v = if *v >= 0.0 { p } else { e * p };
     }
 }
 
@@ -82,9 +82,7 @@ mod tests {
         let mut rng = Rng::new(seed);
         let mut x = vec![0.0; 1000];
         rng.fill_uniform(&mut x, -scale, scale);
-        x.extend([
-            0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 100.0, -100.0, 1e30, -1e30,
-        ]);
+        x.extend([0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 100.0, -100.0, 1e30, -1e30]);
         x.extend([f32::INFINITY, f32::NEG_INFINITY]);
         x
     }
@@ -125,27 +123,12 @@ mod tests {
 
     #[test]
     fn sigmoid_is_stable_at_the_extremes() {
-        let mut x = [
-            -100.0,
-            100.0,
-            -1e30,
-            1e30,
-            f32::NEG_INFINITY,
-            f32::INFINITY,
-            -88.0,
-        ];
+        let mut x = [-100.0, 100.0, -1e30, 1e30, f32::NEG_INFINITY, f32::INFINITY, -88.0];
         sigmoid(&mut x);
-        assert!(
-            x.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
-            "{x:?}"
-        );
+        assert!(x.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{x:?}");
         assert!(x[0] < 1e-40 && x[2] == 0.0 && x[4] == 0.0);
         assert!(x[1] == 1.0 && x[3] == 1.0 && x[5] == 1.0);
-        assert!(
-            (x[6] - 6.054_601e-39).abs() < 1e-43,
-            "sigmoid(-88) = {}",
-            x[6]
-        );
+        assert!((x[6] - 6.054_601e-39).abs() < 1e-43, "sigmoid(-88) = {}", x[6]);
     }
 
     #[test]
@@ -206,10 +189,7 @@ mod tests {
     #[test]
     fn softmax_limits_at_infinity() {
         let inf = f32::INFINITY;
-        assert_eq!(
-            softmax_checked(&[inf, 0.0, inf, -inf]),
-            [0.5, 0.0, 0.5, 0.0]
-        );
+        assert_eq!(softmax_checked(&[inf, 0.0, inf, -inf]), [0.5, 0.0, 0.5, 0.0]);
         assert_eq!(softmax_checked(&[-inf, -inf, -inf, -inf]), [0.25; 4]);
         assert_eq!(softmax_checked(&[-inf, 2.0, -inf]), [0.0, 1.0, 0.0]);
         assert_eq!(softmax_checked(&[5.0]), [1.0]);
@@ -217,11 +197,7 @@ mod tests {
 
     #[test]
     fn softmax_with_nan_is_all_nan() {
-        for x in [
-            [1.0, f32::NAN, 2.0],
-            [f32::INFINITY, f32::NAN, 0.0],
-            [f32::NAN; 3],
-        ] {
+        for x in [[1.0, f32::NAN, 2.0], [f32::INFINITY, f32::NAN, 0.0], [f32::NAN; 3]] {
             let mut y = x;
             softmax(&mut y);
             assert!(y.iter().all(|v| v.is_nan()), "{x:?} → {y:?}");

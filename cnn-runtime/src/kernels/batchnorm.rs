@@ -30,13 +30,7 @@ pub fn forward_inference<const C: usize, const S: usize>(
 }
 
 /// One channel: `y[s] = (x[s] − mean) · scale + beta`. Shapes: `x` and `y` are `[S]`.
-fn normalise_channel<const S: usize>(
-    x: &[f32; S],
-    mean: f32,
-    scale: f32,
-    beta: f32,
-    y: &mut [f32; S],
-) {
+fn normalise_channel<const S: usize>(x: &[f32; S], mean: f32, scale: f32, beta: f32, y: &mut [f32; S]) {
     for (ys, &xs) in y.iter_mut().zip(x) {
         *ys = (xs - mean) * scale + beta;
     }
@@ -62,13 +56,7 @@ mod tests {
         let mut y = poisoned::<[[f32; S]; C]>();
         forward_inference(&x, &gamma, &beta, &mean, &var, eps, &mut y);
 
-        let p = BatchNormArgs {
-            gamma: &gamma[..],
-            beta: &beta[..],
-            mean: &mean[..],
-            var: &var,
-            eps,
-        };
+        let p = BatchNormArgs { gamma: &gamma[..], beta: &beta[..], mean: &mean[..], var: &var, eps };
         let mut want = vec![f32::NAN; C * S];
         reference::batchnorm_inference(C, S, &p, flat(&*x), &mut want);
         assert_close(flat(&*y), &want);
@@ -90,13 +78,7 @@ mod tests {
         let mut y = [[f32::NAN; 2]; 2];
         forward_inference(&x, &gamma, &beta, &mean, &var, 0.0, &mut y);
         assert_eq!(flat(&y), want);
-        let p = BatchNormArgs {
-            gamma: &gamma,
-            beta: &beta,
-            mean: &mean,
-            var: &var,
-            eps: 0.0,
-        };
+        let p = BatchNormArgs { gamma: &gamma, beta: &beta, mean: &mean, var: &var, eps: 0.0 };
         let mut r = [f32::NAN; 4];
         reference::batchnorm_inference(2, 2, &p, flat(&x), &mut r);
         assert_eq!(r, want);
@@ -108,13 +90,7 @@ mod tests {
         let mut y = [[f32::NAN; 1]; 1];
         forward_inference(&[[1.0]], &[1.0], &[0.0], &[0.0], &[0.0], 0.01, &mut y);
         assert_close(&y[0], &[10.0]);
-        let p = BatchNormArgs {
-            gamma: &[1.0],
-            beta: &[0.0],
-            mean: &[0.0],
-            var: &[0.0],
-            eps: 0.01,
-        };
+        let p = BatchNormArgs { gamma: &[1.0], beta: &[0.0], mean: &[0.0], var: &[0.0], eps: 0.01 };
         let mut r = [f32::NAN];
         reference::batchnorm_inference(1, 1, &p, &[1.0], &mut r);
         assert_close(&r, &[10.0]);

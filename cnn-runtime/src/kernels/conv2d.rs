@@ -56,14 +56,8 @@ pub fn forward<
     const {
         assert!(SH >= 1 && SW >= 1, "conv2d stride must be at least 1");
         assert!(OH >= 1 && OW >= 1, "conv2d output must not be empty");
-        assert!(
-            (OH - 1) * SH < H + PT,
-            "conv2d last window starts below the input"
-        );
-        assert!(
-            (OW - 1) * SW < W + PL,
-            "conv2d last window starts right of the input"
-        );
+        assert!((OH - 1) * SH < H + PT, "conv2d last window starts below the input");
+        assert!((OW - 1) * SW < W + PL, "conv2d last window starts right of the input");
     }
     for ((yf, wf), &bf) in y.iter_mut().zip(w).zip(b) {
         for row in yf.iter_mut() {
@@ -107,13 +101,7 @@ fn accumulate_channel<
 ///
 /// Shapes: `x` is `[W]`, `w` is `[KW]`, `y` is `[OW]`.
 /// `y[j] += Σ_v w[v] · x[j·SW + v − PL]` over in-range positions.
-fn accumulate_row<
-    const W: usize,
-    const KW: usize,
-    const SW: usize,
-    const PL: usize,
-    const OW: usize,
->(
+fn accumulate_row<const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
     x: &[f32; W],
     w: &[f32; KW],
     y: &mut [f32; OW],
@@ -142,11 +130,7 @@ fn valid_taps(start: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
 /// `0 ≤ j·stride + v − pad < n`. Empty when `j_lo ≥ j_hi`.
 fn valid_outputs(v: usize, pad: usize, stride: usize, n: usize, out: usize) -> (usize, usize) {
     let lo = pad.saturating_sub(v).div_ceil(stride);
-    let hi = if n + pad > v {
-        out.min((n + pad - v - 1) / stride + 1)
-    } else {
-        0
-    };
+    let hi = if n + pad > v { out.min((n + pad - v - 1) / stride + 1) } else { 0 };
     (lo, hi)
 }
 
@@ -182,26 +166,10 @@ mod tests {
         let mut y = poisoned::<[[[f32; OW]; OH]; F]>();
         forward::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(&x, &w, &b, &mut y);
 
-        let d = Conv2dDims {
-            c: C,
-            h: H,
-            w: W,
-            f: F,
-            kh: KH,
-            kw: KW,
-            sh: SH,
-            sw: SW,
-            pt: PT,
-            pl: PL,
-            oh: OH,
-            ow: OW,
-        };
+        let d = Conv2dDims { c: C, h: H, w: W, f: F, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW };
         let mut want = vec![f32::NAN; F * OH * OW];
         reference::conv2d(&d, flat(&*x), flat(&*w), flat(&*b), &mut want);
-        assert!(
-            want.iter().all(|v| v.is_finite()),
-            "reference left outputs unset"
-        );
+        assert!(want.iter().all(|v| v.is_finite()), "reference left outputs unset");
         assert_close(flat(&*y), &want);
     }
 
@@ -257,20 +225,7 @@ mod tests {
     ) -> [Vec<f32>; 2] {
         let mut y = [[[f32::NAN; OH]; OH]; 1];
         forward::<1, H, W, 1, 2, 2, SH, SH, PT, PT, OH, OH>(x, w, &[b], &mut y);
-        let d = Conv2dDims {
-            c: 1,
-            h: H,
-            w: W,
-            f: 1,
-            kh: 2,
-            kw: 2,
-            sh: SH,
-            sw: SH,
-            pt: PT,
-            pl: PT,
-            oh: OH,
-            ow: OH,
-        };
+        let d = Conv2dDims { c: 1, h: H, w: W, f: 1, kh: 2, kw: 2, sh: SH, sw: SH, pt: PT, pl: PT, oh: OH, ow: OH };
         let mut want = vec![f32::NAN; OH * OH];
         reference::conv2d(&d, flat(x), flat(w), &[b], &mut want);
         [flat(&y).to_vec(), want]
@@ -303,20 +258,7 @@ mod tests {
         let mut y = [[[f32::NAN]]; 2];
         forward::<2, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1>(&x, &w, &[0.0, 100.0], &mut y);
         assert_eq!(y, [[[21.0]], [[143.0]]]);
-        let d = Conv2dDims {
-            c: 2,
-            h: 1,
-            w: 1,
-            f: 2,
-            kh: 1,
-            kw: 1,
-            sh: 1,
-            sw: 1,
-            pt: 0,
-            pl: 0,
-            oh: 1,
-            ow: 1,
-        };
+        let d = Conv2dDims { c: 2, h: 1, w: 1, f: 2, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, oh: 1, ow: 1 };
         let mut want = [f32::NAN; 2];
         reference::conv2d(&d, flat(&x), flat(&w), &[0.0, 100.0], &mut want);
         assert_eq!(want, [21.0, 143.0]);

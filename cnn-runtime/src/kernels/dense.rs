@@ -7,12 +7,7 @@ const LANES: usize = 8;
 ///
 /// Shapes: `x` is `[I]`, `w` is `[O][I]`, `b` is `[O]`, `y` is `[O]`.
 /// `y[o] = b[o] + Σ_i w[o][i] · x[i]`.
-pub fn forward<const I: usize, const O: usize>(
-    x: &[f32; I],
-    w: &[[f32; I]; O],
-    b: &[f32; O],
-    y: &mut [f32; O],
-) {
+pub fn forward<const I: usize, const O: usize>(x: &[f32; I], w: &[[f32; I]; O], b: &[f32; O], y: &mut [f32; O]) {
     for ((yo, wo), &bo) in y.iter_mut().zip(w).zip(b) {
         *yo = bo + dot(wo, x);
     }

@@ -5,7 +5,7 @@
 //! window starting outside the input) are rejected by `const` assertions at compile time. The
 //! kernels use only `core` and never allocate; the caller owns every buffer.
 //!
-//! [`reference`] holds the same operations written as plain loops over flat slices with sizes
+//! [`reference`](mod@reference) holds the same operations written as plain loops over flat slices with sizes
 //! known only at run time. They are deliberately the obvious, textbook versions: each kernel is
 //! tested against them on random data, and they are kept as that test oracle.
 

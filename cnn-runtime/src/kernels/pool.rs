@@ -89,14 +89,8 @@ fn fold_windows<
         assert!(KH >= 1 && KW >= 1, "pool window must not be empty");
         assert!(SH >= 1 && SW >= 1, "pool stride must be at least 1");
         assert!(OH >= 1 && OW >= 1, "pool output must not be empty");
-        assert!(
-            (OH - 1) * SH + KH <= H,
-            "pool last window leaves the input at the bottom"
-        );
-        assert!(
-            (OW - 1) * SW + KW <= W,
-            "pool last window leaves the input on the right"
-        );
+        assert!((OH - 1) * SH + KH <= H, "pool last window leaves the input at the bottom");
+        assert!((OW - 1) * SW + KW <= W, "pool last window leaves the input on the right");
     }
     for (xc, yc) in x.iter().zip(y.iter_mut()) {
         for (i, y_row) in yc.iter_mut().enumerate() {
@@ -137,36 +131,20 @@ mod tests {
     ) {
         let mut rng = Rng::new(seed);
         let x = random::<[[[f32; W]; H]; C]>(&mut rng);
-        let d = PoolDims {
-            c: C,
-            h: H,
-            w: W,
-            kh: KH,
-            kw: KW,
-            sh: SH,
-            sw: SW,
-            oh: OH,
-            ow: OW,
-        };
+        let d = PoolDims { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, oh: OH, ow: OW };
 
         let mut y = poisoned::<[[[f32; OW]; OH]; C]>();
         max_forward::<C, H, W, KH, KW, SH, SW, OH, OW>(&x, &mut y);
         let mut want = vec![f32::NAN; C * OH * OW];
         reference::max_pool(&d, flat(&*x), &mut want);
-        assert!(
-            want.iter().all(|v| v.is_finite()),
-            "reference left outputs unset"
-        );
+        assert!(want.iter().all(|v| v.is_finite()), "reference left outputs unset");
         assert_eq!(flat(&*y), &want[..], "max pool");
 
         let mut y = poisoned::<[[[f32; OW]; OH]; C]>();
         avg_forward::<C, H, W, KH, KW, SH, SW, OH, OW>(&x, &mut y);
         let mut want = vec![f32::NAN; C * OH * OW];
         reference::avg_pool(&d, flat(&*x), &mut want);
-        assert!(
-            want.iter().all(|v| v.is_finite()),
-            "reference left outputs unset"
-        );
+        assert!(want.iter().all(|v| v.is_finite()), "reference left outputs unset");
         assert_close(flat(&*y), &want);
     }
 
@@ -196,23 +174,9 @@ mod tests {
         check::<1, 11, 7, 2, 3, 3, 2, 4, 3>(15);
     }
 
-    const X4: [[[f32; 4]; 4]; 1] = [[
-        [1.0, -2.0, 3.0, 0.0],
-        [4.0, 5.0, -6.0, 2.0],
-        [-7.0, 8.0, 9.0, -1.0],
-        [0.0, -3.0, 6.0, 10.0],
-    ]];
-    const D4: PoolDims = PoolDims {
-        c: 1,
-        h: 4,
-        w: 4,
-        kh: 2,
-        kw: 2,
-        sh: 2,
-        sw: 2,
-        oh: 2,
-        ow: 2,
-    };
+    const X4: [[[f32; 4]; 4]; 1] =
+        [[[1.0, -2.0, 3.0, 0.0], [4.0, 5.0, -6.0, 2.0], [-7.0, 8.0, 9.0, -1.0], [0.0, -3.0, 6.0, 10.0]]];
+    const D4: PoolDims = PoolDims { c: 1, h: 4, w: 4, kh: 2, kw: 2, sh: 2, sw: 2, oh: 2, ow: 2 };
 
     #[test]
     fn known_numbers_max() {
@@ -249,10 +213,7 @@ mod tests {
             x[0][pos / 2][pos % 2] = f32::NAN;
             let mut y = [[[0.0; 2]; 2]; 1];
             max_forward::<1, 4, 4, 2, 2, 2, 2, 2, 2>(&x, &mut y);
-            assert!(
-                y[0][0][0].is_nan(),
-                "NaN at window position {pos} was dropped"
-            );
+            assert!(y[0][0][0].is_nan(), "NaN at window position {pos} was dropped");
             assert_eq!([y[0][0][1], y[0][1][0], y[0][1][1]], [3.0, 8.0, 10.0]);
 
             let mut want = [0.0; 4];

@@ -141,14 +141,8 @@ fn pool(
 ) {
     assert_eq!(x.len(), d.c * d.h * d.w, "pool input length");
     assert_eq!(y.len(), d.c * d.oh * d.ow, "pool output length");
-    assert!(
-        d.oh == 0 || (d.oh - 1) * d.sh + d.kh <= d.h,
-        "pool window leaves the input"
-    );
-    assert!(
-        d.ow == 0 || (d.ow - 1) * d.sw + d.kw <= d.w,
-        "pool window leaves the input"
-    );
+    assert!(d.oh == 0 || (d.oh - 1) * d.sh + d.kh <= d.h, "pool window leaves the input");
+    assert!(d.ow == 0 || (d.ow - 1) * d.sw + d.kw <= d.w, "pool window leaves the input");
     for c in 0..d.c {
         for i in 0..d.oh {
             for j in 0..d.ow {
@@ -245,19 +239,12 @@ pub struct ZeropadDims {
 pub fn zeropad(d: &ZeropadDims, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), d.c * d.h * d.w, "zeropad input length");
     assert_eq!(y.len(), d.c * d.oh * d.ow, "zeropad output length");
-    assert!(
-        d.h + d.pt <= d.oh && d.w + d.pl <= d.ow,
-        "zeropad input does not fit"
-    );
+    assert!(d.h + d.pt <= d.oh && d.w + d.pl <= d.ow, "zeropad input does not fit");
     for k in 0..d.c {
         for i in 0..d.oh {
             for j in 0..d.ow {
                 let inside = i >= d.pt && i < d.pt + d.h && j >= d.pl && j < d.pl + d.w;
-                y[(k * d.oh + i) * d.ow + j] = if inside {
-                    x[(k * d.h + i - d.pt) * d.w + j - d.pl]
-                } else {
-                    0.0
-                };
+                y[(k * d.oh + i) * d.ow + j] = if inside { x[(k * d.h + i - d.pt) * d.w + j - d.pl] } else { 0.0 };
             }
         }
     }
@@ -329,32 +316,14 @@ mod tests {
 
     #[test]
     fn pool_rejects_a_window_outside_the_input() {
-        let d = PoolDims {
-            c: 1,
-            h: 3,
-            w: 3,
-            kh: 2,
-            kw: 2,
-            sh: 2,
-            sw: 2,
-            oh: 2,
-            ow: 1,
-        };
+        let d = PoolDims { c: 1, h: 3, w: 3, kh: 2, kw: 2, sh: 2, sw: 2, oh: 2, ow: 1 };
         let result = std::panic::catch_unwind(|| max_pool(&d, &[0.0; 9], &mut [0.0; 2]));
         assert!(result.is_err());
     }
 
     #[test]
     fn zeropad_rejects_an_output_too_small() {
-        let d = ZeropadDims {
-            c: 1,
-            h: 2,
-            w: 2,
-            pt: 1,
-            pl: 0,
-            oh: 2,
-            ow: 2,
-        };
+        let d = ZeropadDims { c: 1, h: 2, w: 2, pt: 1, pl: 0, oh: 2, ow: 2 };
         let result = std::panic::catch_unwind(|| zeropad(&d, &[0.0; 4], &mut [0.0; 4]));
         assert!(result.is_err());
     }

@@ -20,14 +20,8 @@ pub fn forward<
     y: &mut [[[f32; OW]; OH]; C],
 ) {
     const {
-        assert!(
-            H + PT <= OH,
-            "zeropad output too short for the input and top padding"
-        );
-        assert!(
-            W + PL <= OW,
-            "zeropad output too narrow for the input and left padding"
-        );
+        assert!(H + PT <= OH, "zeropad output too short for the input and top padding");
+        assert!(W + PL <= OW, "zeropad output too narrow for the input and left padding");
     }
     for (xc, yc) in x.iter().zip(y.iter_mut()) {
         for row in yc.iter_mut() {
@@ -62,15 +56,7 @@ mod tests {
         let x = random::<[[[f32; W]; H]; C]>(&mut Rng::new(seed));
         let mut y = poisoned::<[[[f32; OW]; OH]; C]>();
         forward::<C, H, W, PT, PL, OH, OW>(&x, &mut y);
-        let d = ZeropadDims {
-            c: C,
-            h: H,
-            w: W,
-            pt: PT,
-            pl: PL,
-            oh: OH,
-            ow: OW,
-        };
+        let d = ZeropadDims { c: C, h: H, w: W, pt: PT, pl: PL, oh: OH, ow: OW };
         let mut want = vec![f32::NAN; C * OH * OW];
         reference::zeropad(&d, flat(&*x), &mut want);
         assert_eq!(flat(&*y), &want[..]);
@@ -96,15 +82,7 @@ mod tests {
         let mut y = [[[f32::NAN; 5]; 4]; 1];
         forward::<1, 2, 2, 1, 2, 4, 5>(&x, &mut y);
         assert_eq!(y, want);
-        let d = ZeropadDims {
-            c: 1,
-            h: 2,
-            w: 2,
-            pt: 1,
-            pl: 2,
-            oh: 4,
-            ow: 5,
-        };
+        let d = ZeropadDims { c: 1, h: 2, w: 2, pt: 1, pl: 2, oh: 4, ow: 5 };
         let mut r = [f32::NAN; 20];
         reference::zeropad(&d, flat(&x), &mut r);
         assert_eq!(r, *flat(&want));
