@@ -120,6 +120,11 @@
 //!
 //! Generated code names this crate as `::cnn`: depend on it under that name.
 
+// Lets the networks of `zoo` name this crate `::cnn`, as generated code does everywhere else.
+extern crate self as cnn;
+
+pub mod zoo;
+
 pub use cnn_macros::cnn;
 pub use cnn_runtime as runtime;
 pub use cnn_runtime::{BatchNormParams, Conv2dParams, DenseParams, Init, LayerInfo, Model, ParamId, Shape, Workspace};

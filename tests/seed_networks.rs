@@ -1,11 +1,7 @@
 //! Parameter counts and output shapes of the seed networks, against Keras's `model.summary()`.
 
-mod common {
-    pub mod seeds;
-}
-
+use cnn::zoo::*;
 use cnn::{Model, Shape};
-use common::seeds::*;
 
 fn params(layers: &[cnn::LayerInfo<'static>]) -> Vec<usize> {
     layers.iter().map(|l| l.trainable + l.non_trainable).collect()
@@ -106,4 +102,18 @@ fn tf2_network_is_built_and_run_on_a_2_mb_stack() {
         .join()
         .expect("Tf2Net must be built and run inside a 2 MB stack");
     assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn declaration_is_the_canonical_layer_list() {
+    assert_eq!(
+        KerasLeNet5::DECLARATION,
+        "input 1@28x28, Conv2D 6@5x5 sigmoid, MaxPool 2, Conv2D 16@5x5 sigmoid, MaxPool 2, Flatten, \
+         Dense 120 sigmoid, Dense 84 sigmoid, Dense 10 softmax"
+    );
+    assert_eq!(
+        Tf2Net::DECLARATION,
+        "input 1@28x28, Conv2D 32@5x5 padding same relu, MaxPool 2, Conv2D 64@5x5 padding same relu, MaxPool 2, \
+         Flatten, Dense 1024 relu, Dense 10 softmax"
+    );
 }

@@ -15,6 +15,7 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
     let name_str = name.to_string();
     let summary = cnn_spec::summary(&name_str, network.input(), &network.layer_infos());
     let table_doc = format!("```text\n{summary}```");
+    let declaration = network.to_string();
 
     let params: Vec<ParamField> = network.layers().iter().filter_map(ParamField::new).collect();
     let field_defs = params.iter().map(|p| {
@@ -65,6 +66,7 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
             type Input = #input_type;
             type Output = #output_type;
             const NAME: &'static str = #name_str;
+            const DECLARATION: &'static str = #declaration;
             const INPUT_SHAPE: #rt::Shape = #input_shape;
             const OUTPUT_SHAPE: #rt::Shape = #output_shape;
             const TRAINABLE_PARAMS: usize = #trainable;

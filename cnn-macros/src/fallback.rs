@@ -27,6 +27,7 @@ pub fn stub(checked: &Checked, error: &syn::Error) -> TokenStream {
             type Input = #input_type;
             type Output = [f32; 1];
             const NAME: &'static str = #name_str;
+            const DECLARATION: &'static str = "";
             const INPUT_SHAPE: #rt::Shape = #input_shape;
             const OUTPUT_SHAPE: #rt::Shape = #rt::Shape::Flat { n: 1 };
             const TRAINABLE_PARAMS: usize = 0;

@@ -24,6 +24,9 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// The struct's name.
     const NAME: &'static str;
+    /// The layer list in canonical notation (`input 1@28x28, Conv2D 6@5x5 sigmoid, …`): what the
+    /// network is, as text that parses back to the same network (for run-time tools and files).
+    const DECLARATION: &'static str;
     /// Shape of one input sample.
     const INPUT_SHAPE: Shape;
     /// Shape of one output sample.

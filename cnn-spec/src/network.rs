@@ -113,6 +113,15 @@ impl Network {
     }
 }
 
+/// The declaration in canonical form, which the notation reads back to the same network:
+/// `input 1@28x28, Conv2D 6@5x5 sigmoid, MaxPool 2, …`.
+impl core::fmt::Display for Network {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "input {}", self.input)?;
+        self.layers.iter().try_for_each(|l| write!(f, ", {}", l.layer))
+    }
+}
+
 /// Applies each layer's rules in turn. After a layer fails, the shapes that follow are unknown:
 /// their shape rules are skipped, their own rules still checked.
 fn plan(input: Option<Shape>, layers: &[Option<Layer>], errors: &mut Vec<SpecError>) -> Vec<LayerPlan> {
@@ -243,5 +252,81 @@ impl NameCounts {
             }
         };
         format!("{prefix}{n}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Activation, Padding};
+    use alloc::vec;
+
+    fn lenet() -> Vec<Layer> {
+        vec![
+            Layer::conv2d(6, [5, 5]).with_activation(Activation::Sigmoid),
+            Layer::max_pool([2, 2]),
+            Layer::conv2d(16, [5, 5]).with_activation(Activation::Sigmoid),
+            Layer::max_pool([2, 2]),
+            Layer::Flatten,
+            Layer::dense(120),
+            Layer::dense(84),
+            Layer::dense(10).with_activation(Activation::Softmax),
+        ]
+    }
+
+    #[test]
+    fn plans_names_shapes_and_counts() {
+        let net = Network::new(Shape::image(1, 28, 28), lenet()).unwrap();
+        let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["conv1", "maxpool1", "conv2", "maxpool2", "flatten1", "dense1", "dense2", "dense3"]);
+        assert_eq!(net.trainable_params(), 44_426);
+        assert_eq!(net.layers()[4].output, Shape::flat(256));
+        assert_eq!(net.output(), Shape::flat(10));
+    }
+
+    #[test]
+    fn same_padding_with_stride_gives_ceil_of_input_over_stride() {
+        let layers = vec![Layer::conv2d(4, [3, 3]).with_stride([2, 2]).with_padding(Padding::Same), Layer::Flatten];
+        let net = Network::new(Shape::image(1, 7, 8), [layers, vec![Layer::dense(1)]].concat()).unwrap();
+        assert_eq!(net.layers()[0].output, Shape::image(4, 4, 4));
+        assert_eq!(net.layers()[0].pad, Pad { top: 1, bottom: 1, left: 0, right: 1 });
+    }
+
+    #[test]
+    fn errors_carry_layer_and_part() {
+        let mut layers = lenet();
+        layers.remove(4); // no Flatten: Dense on 16@4x4
+        let errors = Network::new(Shape::image(1, 28, 28), layers).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].layer, errors[0].part), (Some(4), Part::Name));
+        assert!(errors[0].message.contains("16@4x4"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn unknown_lines_stop_shape_rules_but_not_local_ones() {
+        let layers =
+            vec![Some(Layer::conv2d(4, [3, 3])), None, Some(Layer::dense(10)), Some(Layer::Dropout { p: 1.0 })];
+        let errors = Network::errors(Some(Shape::image(1, 8, 8)), &layers);
+        // Dense after the unknown line is not judged; the Dropout rate is.
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].layer, errors[0].part), (Some(3), Part::Rate));
+    }
+
+    #[test]
+    fn batchnorm_must_follow_something_learned() {
+        let first = Network::new(Shape::flat(4), vec![Layer::BatchNorm, Layer::dense(2)]).unwrap_err();
+        assert!(first[0].message.contains("nothing to normalise"));
+        let after_relu = Network::new(
+            Shape::flat(4),
+            vec![Layer::dense(3), Layer::Activation(Activation::Relu), Layer::BatchNorm, Layer::dense(2)],
+        );
+        assert!(after_relu.is_ok());
+    }
+
+    #[test]
+    fn a_network_must_have_parameters_and_layers() {
+        assert_eq!(Network::new(Shape::flat(4), vec![]).unwrap_err()[0].part, Part::Network);
+        let no_params = Network::new(Shape::image(1, 4, 4), vec![Layer::max_pool([2, 2]), Layer::Flatten]);
+        assert!(no_params.unwrap_err()[0].message.contains("no parameters"));
     }
 }

@@ -52,7 +52,7 @@ pub(crate) fn check_local(layer: &Layer, index: usize, errors: &mut Vec<SpecErro
                 fail(Part::Stride, format!("a stride must be at least 1, got {}", Size(stride)));
             }
             if let Padding::Explicit { h, w } = padding {
-                if !kernel.contains(&0) && (2 * h > kernel[0] || 2 * w > kernel[1]) {
+                if !kernel.contains(&0) && (h > kernel[0] / 2 || w > kernel[1] / 2) {
                     fail(
                         Part::Padding,
                         format!(
@@ -127,7 +127,10 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
                 return fail(Part::Name, needs_image(layer, input, source, "convolutions go before Flatten"));
             };
             let pad = resolve_padding(padding, [h, w], kernel, stride);
-            let (ph, pw) = (h + pad.top + pad.bottom, w + pad.left + pad.right);
+            let (ph, pw) = (
+                h.saturating_add(pad.top).saturating_add(pad.bottom),
+                w.saturating_add(pad.left).saturating_add(pad.right),
+            );
             if kernel[0] > ph || kernel[1] > pw {
                 let padded = if (ph, pw) == (h, w) { String::new() } else { format!(" ({ph}x{pw} padded)") };
                 let after = if padded.is_empty() { "" } else { " after padding" };
@@ -141,7 +144,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
                 );
             }
             let output = Shape::image(filters, (ph - kernel[0]) / stride[0] + 1, (pw - kernel[1]) / stride[1] + 1);
-            let fan_in = c * kernel[0] * kernel[1];
+            let fan_in = c.checked_mul(kernel[0]).and_then(|n| n.checked_mul(kernel[1])).unwrap_or(usize::MAX);
             let trainable = checked_params(index, layer, Part::Filters, [filters, fan_in], filters)?;
             let macs = output.len() as u64 * fan_in as u64;
             Ok(Outcome { pad, trainable, macs, ..plain(checked_output(index, layer, output)?) })
@@ -198,7 +201,7 @@ pub(crate) fn apply(layer: &Layer, index: usize, input: Shape, source: &str) -> 
             let Shape::Image { c, h, w } = input else {
                 return fail(Part::Name, needs_image(layer, input, source, "pad images before Flatten"));
             };
-            let (oh, ow) = (h.saturating_add(2 * ph), w.saturating_add(2 * pw));
+            let (oh, ow) = (h.saturating_add(ph.saturating_mul(2)), w.saturating_add(pw.saturating_mul(2)));
             let pad = Pad { top: ph, bottom: ph, left: pw, right: pw };
             Ok(Outcome { pad, ..plain(checked_output(index, layer, Shape::image(c, oh, ow))?) })
         }
@@ -228,7 +231,8 @@ pub(crate) fn resolve_padding(padding: Padding, [h, w]: [usize; 2], kernel: [usi
         Padding::Explicit { h, w } => Pad { top: h, bottom: h, left: w, right: w },
         Padding::Same => {
             // Output ceil(n / s); the padding is whatever the last window reaches past the input.
-            let total = |n: usize, k: usize, s: usize| ((n.div_ceil(s).max(1) - 1) * s + k).saturating_sub(n);
+            let total =
+                |n: usize, k: usize, s: usize| ((n.div_ceil(s).max(1) - 1) * s).saturating_add(k).saturating_sub(n);
             let (th, tw) = (total(h, kernel[0], stride[0]), total(w, kernel[1], stride[1]));
             Pad { top: th / 2, bottom: th - th / 2, left: tw / 2, right: tw - tw / 2 }
         }

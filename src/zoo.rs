@@ -1,9 +1,18 @@
-//! The seed networks of the tutorials this library reproduces, shared by the tests.
+//! The networks of the tutorials this library reproduces, declared once and ready to use.
+//!
+//! ```
+//! use cnn::zoo::KerasLeNet5;
+//! use cnn::Model;
+//!
+//! assert_eq!(KerasLeNet5::TRAINABLE_PARAMS, 44_426);
+//! println!("{}", KerasLeNet5::summary());
+//! ```
 
-use cnn::cnn;
+use crate::cnn;
 
 cnn! {
-    /// LeNet-5 from the Keras tutorial (sigmoid, 28x28).
+    /// LeNet-5 from the Keras tutorial: sigmoid activations, 44,426 parameters. Trains with SGD at
+    /// learning rate 0.9 from Keras's Glorot-uniform initialisation (not from PyTorch's).
     pub struct KerasLeNet5 {
         input 1@28x28,
         Conv2D 6@5x5 sigmoid,
@@ -18,36 +27,7 @@ cnn! {
 }
 
 cnn! {
-    /// The TF2 tutorial's network: 3,274,634 parameters.
-    pub struct Tf2Net {
-        input 1@28x28,
-        Conv2D 32@5x5 same relu,
-        MaxPool 2,
-        Conv2D 64@5x5 same relu,
-        MaxPool 2,
-        Flatten,
-        Dense 1024 relu,
-        Dense 10 softmax,
-    }
-}
-
-cnn! {
-    /// The Keras LeNet exercise on 32x32 input.
-    pub struct KerasLeNetExercise {
-        input 1@32x32,
-        Conv2D 6@5x5 relu,
-        MaxPool 2,
-        Conv2D 16@8x8 tanh,
-        MaxPool 3 stride 3,
-        Flatten,
-        Dense 120,
-        Dense 100,
-        Dense 10 softmax,
-    }
-}
-
-cnn! {
-    /// LeNet-5 as in `examples/lenet5.rs`: ReLU, padding 2.
+    /// LeNet-5 with ReLU and padding 2 on 28x28 MNIST: the network of the main example.
     pub struct LeNet5 {
         input 1@28x28,
         Conv2D 6@5x5 padding 2 relu,
@@ -62,7 +42,36 @@ cnn! {
 }
 
 cnn! {
-    /// The PyTorch tutorial's LeNet-5 with BatchNorm on zero-padded 32x32 input.
+    /// The TF2 tutorial's network: 32 and 64 filters of 5x5 with `same` padding, 3,274,634 parameters.
+    pub struct Tf2Net {
+        input 1@28x28,
+        Conv2D 32@5x5 same relu,
+        MaxPool 2,
+        Conv2D 64@5x5 same relu,
+        MaxPool 2,
+        Flatten,
+        Dense 1024 relu,
+        Dense 10 softmax,
+    }
+}
+
+cnn! {
+    /// The Keras LeNet exercise on 32x32 input (8x8 second kernel, 3x3 pooling of stride 3).
+    pub struct KerasLeNetExercise {
+        input 1@32x32,
+        Conv2D 6@5x5 relu,
+        MaxPool 2,
+        Conv2D 16@8x8 tanh,
+        MaxPool 3 stride 3,
+        Flatten,
+        Dense 120,
+        Dense 100,
+        Dense 10 softmax,
+    }
+}
+
+cnn! {
+    /// The PyTorch tutorial's LeNet-5 with BatchNorm, on MNIST zero-padded to 32x32.
     pub struct LeNet5BatchNorm {
         input 1@28x28,
         ZeroPad 2,
