@@ -117,3 +117,25 @@ fn declaration_is_the_canonical_layer_list() {
          Flatten, Dense 1024 relu, Dense 10 softmax"
     );
 }
+
+fn weights<M: Model>(model: &M) -> Vec<f32> {
+    let mut all = Vec::new();
+    model.visit_params(&mut |_, values| all.extend_from_slice(values));
+    all
+}
+
+#[test]
+fn initialisation_is_deterministic_per_seed_and_scheme() {
+    assert_eq!(weights(&LeNet5::new(7)), weights(&LeNet5::new(7)));
+    assert_ne!(weights(&LeNet5::new(7)), weights(&LeNet5::new(8)));
+    let keras = LeNet5::new(7);
+    let torch = LeNet5::with_init(cnn::Init::PyTorch, 7);
+    assert_ne!(weights(&keras), weights(&torch));
+    // Keras: zero biases, conv1 kernels within the Glorot limit sqrt(6 / (25 + 150)).
+    assert!(keras.conv1.bias.iter().all(|&b| b == 0.0));
+    let limit = (6.0f32 / 175.0).sqrt();
+    let conv1 = cnn::runtime::tensor::flat(&*keras.conv1.weight);
+    assert!(conv1.iter().all(|w| w.abs() <= limit) && conv1.iter().any(|w| w.abs() > 0.8 * limit));
+    // PyTorch: biases drawn too, within 1/sqrt(fan_in) = 1/5.
+    assert!(torch.conv1.bias.iter().any(|&b| b != 0.0) && torch.conv1.bias.iter().all(|b| b.abs() <= 0.2));
+}

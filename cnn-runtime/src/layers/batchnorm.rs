@@ -53,3 +53,10 @@ impl<const C: usize> Params for BatchNormParams<C> {
         f(ParamId { layer, tensor: "running_var", trainable: false }, &mut *self.running_var);
     }
 }
+
+/// Shows the channel count: `BatchNormParams { channels: 6 }`.
+impl<const C: usize> core::fmt::Debug for BatchNormParams<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BatchNormParams").field("channels", &C).finish()
+    }
+}

@@ -34,3 +34,10 @@ impl<const C: usize, const F: usize, const KH: usize, const KW: usize> Params fo
         f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias);
     }
 }
+
+/// Shows the shapes, not the million numbers: `Conv2dParams { weight: [6, 1, 5, 5], bias: [6] }`.
+impl<const C: usize, const F: usize, const KH: usize, const KW: usize> core::fmt::Debug for Conv2dParams<C, F, KH, KW> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Conv2dParams").field("weight", &[F, C, KH, KW]).field("bias", &[F]).finish()
+    }
+}

@@ -34,3 +34,10 @@ impl<const I: usize, const O: usize> Params for DenseParams<I, O> {
         f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias);
     }
 }
+
+/// Shows the shapes, not the numbers: `DenseParams { weight: [10, 84], bias: [10] }`.
+impl<const I: usize, const O: usize> core::fmt::Debug for DenseParams<I, O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DenseParams").field("weight", &[O, I]).field("bias", &[O]).finish()
+    }
+}

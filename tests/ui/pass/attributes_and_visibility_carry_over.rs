@@ -3,7 +3,7 @@
 mod nets {
     cnn::cnn! {
         /// A small classifier.
-        #[derive(Clone)]
+        #[derive(Clone, Debug)]
         pub struct Small {
             /// one grey image
             input 1@8x8,
@@ -30,6 +30,10 @@ fn main() {
     let b = a.clone();
     let x = [[[1.0; 8]; 8]; 1];
     assert_eq!(a.forward(&x), b.forward(&x));
+    assert_eq!(
+        format!("{a:?}"),
+        "Small { conv1: Conv2dParams { weight: [4, 1, 3, 3], bias: [4] }, dense1: DenseParams { weight: [10, 144], bias: [10] } }"
+    );
     assert_eq!(nets::Mlp::TRAINABLE_PARAMS, 784 * 128 + 128 + 128 * 10 + 10);
     let _: [f32; 10] = nets::Mlp::new(0).forward(&[0.0; 784]);
 }
