@@ -100,6 +100,30 @@
 //! - the summary table in the struct's rustdoc, so hovering over the type shows the
 //!   architecture.
 //!
+//! # Training
+//!
+//! Every generated model trains: backward passes for every layer (checked against finite
+//! differences and reference kernels), fused softmax cross-entropy and squared-error losses, SGD
+//! (momentum, Nesterov, weight decay), Adam and AdamW with PyTorch's semantics, an MNIST reader,
+//! and a Keras-like `fit` that splits each batch over the cores. Weights save to and load from
+//! safetensors files that carry the architecture, and load from PyTorch's `state_dict`.
+//!
+//! ```no_run
+//! use cnn::runtime::data::{Dataset, Mnist, Normalize};
+//! use cnn::runtime::{io, optim::Adam, train::Fit};
+//! use cnn::zoo::LeNet5;
+//! use cnn::{Init, Model};
+//!
+//! let mnist = Mnist::load("../shared/data/mnist")?;
+//! let train = Dataset::new(mnist.train(), Normalize::MNIST)?;
+//! let test = Dataset::new(mnist.test(), Normalize::MNIST)?;
+//! let mut model = LeNet5::with_init(Init::PyTorch, 1);
+//! let history = Fit::new(3, 64).validation(&test).run(&mut model, &train, &mut Adam::new(1e-3))?;
+//! history.write_csv("target/history.csv".as_ref())?;
+//! io::save(&model, "target/lenet5.safetensors".as_ref())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Compile errors
 //!
 //! Every rule is checked by the macro, every error of a declaration is reported, each on the

@@ -29,6 +29,15 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
     let visits: Vec<_> = params.iter().map(|p| (&p.field, p.field.to_string())).collect();
     let visit = visits.iter().map(|(field, name)| quote!(#rt::Params::visit(&self.#field, #name, f);));
     let visit_mut = visits.iter().map(|(field, name)| quote!(#rt::Params::visit_mut(&mut self.#field, #name, f);));
+    let visit_pair =
+        visits.iter().map(|(field, name)| quote!(#rt::Params::visit_pair(&mut self.#field, &other.#field, #name, f);));
+    let zero_fields = params.iter().map(|p| {
+        let field = &p.field;
+        quote!(#field: #rt::Params::zeroed(),)
+    });
+    let crate::train::Train { body: train_body, per_sample, max_len, saved } = crate::train::train(network);
+    let (per_sample, max_len, saved) = (lit(per_sample), lit(max_len), lit(saved));
+    let output_softmax = crate::train::ends_in_softmax(network);
 
     let input_type = tensor_type(network.input());
     let output_type = tensor_type(network.output());
@@ -74,6 +83,10 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
             const FORWARD_MACS: u64 = #macs;
             const LAYERS: &'static [#rt::LayerInfo<'static>] = #layers;
             const WORKSPACE_LEN: usize = #workspace_len;
+            const OUTPUT_SOFTMAX: bool = #output_softmax;
+            const TRAIN_PER_SAMPLE: usize = #per_sample;
+            const TRAIN_MAX_LEN: usize = #max_len;
+            const TRAIN_SAVED: usize = #saved;
 
             fn with_init(init: #rt::Init, seed: u64) -> Self {
                 let mut rng = #rt::Rng::new(seed);
@@ -84,6 +97,25 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
             fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, ws: &mut #rt::Workspace) {
                 let ws = ws.slice(<Self as #rt::Model>::WORKSPACE_LEN);
                 #body
+            }
+
+            fn zeroed() -> Self {
+                #name { #(#zero_fields)* }
+            }
+
+            fn train_batch(
+                &mut self,
+                xs: &[Self::Input],
+                state: &mut #rt::train::TrainState,
+                grads: &mut [Self],
+                loss: &mut dyn FnMut(&[f32], &mut [f32]),
+                fused_softmax: bool,
+            ) {
+                #train_body
+            }
+
+            fn visit_pairs(&mut self, other: &Self, f: &mut #rt::layers::PairVisitor<'_>) {
+                #(#visit_pair)*
             }
 
             fn visit_params(&self, f: &mut dyn FnMut(#rt::ParamId, &[f32])) {

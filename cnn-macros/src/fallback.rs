@@ -35,10 +35,27 @@ pub fn stub(checked: &Checked, error: &syn::Error) -> TokenStream {
             const FORWARD_MACS: u64 = 0;
             const LAYERS: &'static [#rt::LayerInfo<'static>] = &[];
             const WORKSPACE_LEN: usize = 0;
+            const OUTPUT_SOFTMAX: bool = false;
+            const TRAIN_PER_SAMPLE: usize = 0;
+            const TRAIN_MAX_LEN: usize = 0;
+            const TRAIN_SAVED: usize = 0;
             fn with_init(_: #rt::Init, _: u64) -> Self {
                 ::core::unreachable!("cnn!: this network did not compile")
             }
             fn forward_with(&self, _: &Self::Input, _: &mut Self::Output, _: &mut #rt::Workspace) {}
+            fn zeroed() -> Self {
+                ::core::unreachable!("cnn!: this network did not compile")
+            }
+            fn train_batch(
+                &mut self,
+                _: &[Self::Input],
+                _: &mut #rt::train::TrainState,
+                _: &mut [Self],
+                _: &mut dyn FnMut(&[f32], &mut [f32]),
+                _: bool,
+            ) {
+            }
+            fn visit_pairs(&mut self, _: &Self, _: &mut #rt::layers::PairVisitor<'_>) {}
             fn visit_params(&self, _: &mut dyn FnMut(#rt::ParamId, &[f32])) {}
             fn visit_params_mut(&mut self, _: &mut dyn FnMut(#rt::ParamId, &mut [f32])) {}
         }

@@ -5,6 +5,7 @@ mod expand;
 mod fallback;
 mod forward;
 mod tokens;
+mod train;
 
 use proc_macro::TokenStream;
 

@@ -10,12 +10,18 @@
 
 extern crate alloc;
 
+pub mod data;
+mod fsutil;
 pub mod init;
+pub mod io;
 pub mod kernels;
 pub mod layers;
+pub mod loss;
 pub mod model;
+pub mod optim;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 pub mod workspace;
 
 pub use cnn_spec::{LayerInfo, Shape};

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use cnn_spec::{LayerInfo, Shape};
 
 use crate::init::Init;
-use crate::layers::ParamId;
+use crate::layers::{PairVisitor, ParamId};
 use crate::tensor::{zeroed, Tensor};
 use crate::workspace::Workspace;
 
@@ -41,6 +41,15 @@ pub trait Model: Sized + Send + Sync + 'static {
     const LAYERS: &'static [LayerInfo<'static>];
     /// Floats of scratch memory a forward pass needs.
     const WORKSPACE_LEN: usize;
+    /// True when the network ends in a softmax (an option of its last layer, or a layer), which
+    /// cross-entropy training fuses into the loss.
+    const OUTPUT_SOFTMAX: bool;
+    /// Floats of activations (and dropout masks) a training step keeps per sample.
+    const TRAIN_PER_SAMPLE: usize;
+    /// The longest per-sample tensor of the network: the size of the gradient buffers per sample.
+    const TRAIN_MAX_LEN: usize;
+    /// Floats of statistics BatchNorm layers save in a training step.
+    const TRAIN_SAVED: usize;
 
     /// A model initialised with `init` from `seed`; the same seed gives the same weights.
     fn with_init(init: Init, seed: u64) -> Self;
@@ -53,6 +62,26 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Forward pass over one sample, writing `y`; allocates nothing once `ws` is large enough
     /// (make it with [`Model::workspace`]).
     fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, ws: &mut Workspace);
+
+    /// A model whose every parameter is zero: the shape of a gradient.
+    fn zeroed() -> Self;
+
+    /// One training pass over a batch: forward in training mode (batch statistics in BatchNorm,
+    /// dropout on), then `loss(outputs, doutputs)` with both `batch x OUTPUT` flat, then backward,
+    /// accumulating parameter gradients into `grads` (one accumulator per parallel chunk of the
+    /// batch: their number is the number of chunks). With `fused_softmax` a final softmax is left
+    /// out both ways, so the loss receives logits (softmax cross-entropy, fused).
+    fn train_batch(
+        &mut self,
+        xs: &[Self::Input],
+        state: &mut crate::train::TrainState,
+        grads: &mut [Self],
+        loss: &mut dyn FnMut(&[f32], &mut [f32]),
+        fused_softmax: bool,
+    );
+
+    /// Calls `f` with every parameter tensor of `self` beside the same tensor of `other`.
+    fn visit_pairs(&mut self, other: &Self, f: &mut PairVisitor<'_>);
 
     /// Calls `f` with every parameter tensor, in declaration order.
     fn visit_params(&self, f: &mut dyn FnMut(ParamId, &[f32]));

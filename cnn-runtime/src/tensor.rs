@@ -59,6 +59,50 @@ pub fn view_mut<T: Tensor>(s: &mut [f32]) -> &mut T {
     unsafe { &mut *s.as_mut_ptr().cast::<T>() }
 }
 
+/// Views a flat slice as a batch of tensors `T`, sample after sample.
+///
+/// # Panics
+/// If `s.len()` is not a multiple of `T::LEN`.
+pub fn batch_view<T: Tensor>(s: &[f32]) -> &[T] {
+    assert_eq!(s.len() % T::LEN.max(1), 0, "batch view of a length that is not a whole number of tensors");
+    // SAFETY: `T` has the layout and alignment of `[f32; T::LEN]`, so `n` of them are `n * T::LEN` f32s.
+    unsafe { core::slice::from_raw_parts(s.as_ptr().cast::<T>(), s.len() / T::LEN.max(1)) }
+}
+
+/// Views a flat mutable slice as a batch of tensors `T`, sample after sample.
+///
+/// # Panics
+/// If `s.len()` is not a multiple of `T::LEN`.
+pub fn batch_view_mut<T: Tensor>(s: &mut [f32]) -> &mut [T] {
+    assert_eq!(s.len() % T::LEN.max(1), 0, "batch view of a length that is not a whole number of tensors");
+    // SAFETY: as in `batch_view`; the borrow is unique.
+    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len() / T::LEN.max(1)) }
+}
+
+/// A batch of tensors as one flat slice.
+pub fn batch_flat<T: Tensor>(b: &[T]) -> &[f32] {
+    // SAFETY: `b` is `b.len() * T::LEN` contiguous f32s.
+    unsafe { core::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len() * T::LEN) }
+}
+
+/// A batch of tensors as one flat mutable slice.
+pub fn batch_flat_mut<T: Tensor>(b: &mut [T]) -> &mut [f32] {
+    // SAFETY: `b` is `b.len() * T::LEN` contiguous f32s; the borrow is unique.
+    unsafe { core::slice::from_raw_parts_mut(b.as_mut_ptr().cast::<f32>(), b.len() * T::LEN) }
+}
+
+/// The same batch seen with another per-sample shape of equal length.
+pub fn batch_reshape<A: Tensor, B: Tensor>(a: &[A]) -> &[B] {
+    const { assert!(A::LEN == B::LEN, "reshape between tensors of different lengths") };
+    batch_view(batch_flat(a))
+}
+
+/// The same batch seen mutably with another per-sample shape of equal length.
+pub fn batch_reshape_mut<A: Tensor, B: Tensor>(a: &mut [A]) -> &mut [B] {
+    const { assert!(A::LEN == B::LEN, "reshape between tensors of different lengths") };
+    batch_view_mut(batch_flat_mut(a))
+}
+
 /// The same elements seen with another shape of equal length (for example `Flatten`).
 pub fn reshape<A: Tensor, B: Tensor>(a: &A) -> &B {
     const { assert!(A::LEN == B::LEN, "reshape between tensors of different lengths") };

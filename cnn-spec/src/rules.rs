@@ -110,8 +110,9 @@ pub(crate) fn check_local(layer: &Layer, index: usize, errors: &mut Vec<SpecErro
 
 fn check_slope(activation: Option<Activation>, fail: &mut impl FnMut(Part, String)) {
     if let Some(Activation::LeakyRelu { slope }) = activation {
-        if !slope.is_finite() {
-            fail(Part::Slope, format!("a LeakyReLU slope must be a finite number, got {slope}"));
+        // Backward reads the derivative off the output, which needs the output's sign to be the input's.
+        if !(slope.is_finite() && slope >= 0.0) {
+            fail(Part::Slope, format!("a LeakyReLU slope must be a number of at least 0 (e.g. 0.01), got {slope:?}"));
         }
     }
 }

@@ -47,7 +47,7 @@ fn conv_forms() {
 fn pool_and_other_forms() {
     let got = layers(
         "input 1@28x28, ZeroPad 2, ZeroPad 1x3, Conv2D 4@3, BatchNorm, MaxPool 2, AvgPool 3x2 stride 1, \
-         Flatten, Dropout 0.5, Dense 10 softmax, ReLU, Sigmoid, Tanh, LeakyReLU, LeakyReLU -0.5, Softmax",
+         Flatten, Dropout 0.5, Dense 10 softmax, ReLU, Sigmoid, Tanh, LeakyReLU, LeakyReLU 0.5, Softmax",
     );
     assert_eq!(got[0], Layer::ZeroPad { h: 2, w: 2 });
     assert_eq!(got[1], Layer::ZeroPad { h: 1, w: 3 });
@@ -56,7 +56,7 @@ fn pool_and_other_forms() {
     assert_eq!(got[5], Layer::Pool { kind: PoolKind::Avg, size: [3, 2], stride: [1, 1] });
     assert_eq!(got[7], Layer::Dropout { p: 0.5 });
     assert_eq!(got[8], Layer::dense(10).with_activation(Activation::Softmax));
-    assert_eq!(got[13], Layer::Activation(Activation::LeakyRelu { slope: -0.5 }));
+    assert_eq!(got[13], Layer::Activation(Activation::LeakyRelu { slope: 0.5 }));
 }
 
 #[test]
@@ -123,5 +123,13 @@ fn suggestions_for_names_and_options() {
     assert_eq!(
         errors("input 1@8x8, Conv2D 2@3 paddin 1, Flatten, Dense 1"),
         ["unknown option `paddin` for `Conv2D`: did you mean `padding`?"]
+    );
+}
+
+#[test]
+fn a_negative_leaky_slope_is_refused() {
+    assert_eq!(
+        errors("input 784, Dense 10 leaky_relu -0.5"),
+        ["a LeakyReLU slope must be a number of at least 0 (e.g. 0.01), got -0.5"]
     );
 }

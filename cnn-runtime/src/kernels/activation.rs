@@ -11,11 +11,39 @@ pub fn relu(x: &mut [f32]) {
     }
 }
 
+/// Backward pass of [`relu`], in place on the gradient, from the forward's output.
+///
+/// Shapes: `y` (what [`relu`] left in its buffer) and `dy` are the same tensor, flat.
+/// Differentiates `*v = 0.0` for `*v < 0.0`: `dy ← dy` if `y > 0`, else 0 (the derivative at
+/// 0 is taken as 0, as in PyTorch).
+pub fn relu_backward(y: &[f32], dy: &mut [f32]) {
+    debug_assert_eq!(y.len(), dy.len(), "relu_backward: lengths differ");
+    for (d, &yv) in dy.iter_mut().zip(y) {
+        if yv <= 0.0 || yv.is_nan() {
+            *d = 0.0;
+        }
+    }
+}
+
 /// Leaky ReLU in place. Shape: `x` is any tensor, flat. `x ← x` if `x ≥ 0`, else `slope · x`.
 pub fn leaky_relu(x: &mut [f32], slope: f32) {
     for v in x.iter_mut() {
         if *v < 0.0 {
             *v *= slope;
+        }
+    }
+}
+
+/// Backward pass of [`leaky_relu`], in place on the gradient, from the forward's output.
+///
+/// Shapes: `y` (what [`leaky_relu`] left in its buffer) and `dy` are the same tensor, flat.
+/// Differentiates `*v *= slope` for `*v < 0.0`: `dy ← dy` if `y > 0`, else `slope · dy`. Valid
+/// for `slope ≥ 0` (which the spec requires), where `y > 0` exactly when the input was.
+pub fn leaky_relu_backward(y: &[f32], dy: &mut [f32], slope: f32) {
+    debug_assert_eq!(y.len(), dy.len(), "leaky_relu_backward: lengths differ");
+    for (d, &yv) in dy.iter_mut().zip(y) {
+        if yv <= 0.0 || yv.is_nan() {
+            *d *= slope;
         }
     }
 }
@@ -32,10 +60,32 @@ pub fn sigmoid(x: &mut [f32]) {
     }
 }
 
+/// Backward pass of [`sigmoid`], in place on the gradient, from the forward's output.
+///
+/// Shapes: `y` (what [`sigmoid`] left in its buffer) and `dy` are the same tensor, flat.
+/// Differentiates `x ← 1 / (1 + e^−x)`: `dy ← dy · y · (1 − y)`.
+pub fn sigmoid_backward(y: &[f32], dy: &mut [f32]) {
+    debug_assert_eq!(y.len(), dy.len(), "sigmoid_backward: lengths differ");
+    for (d, &yv) in dy.iter_mut().zip(y) {
+        *d *= yv * (1.0 - yv);
+    }
+}
+
 /// Hyperbolic tangent in place. Shape: `x` is any tensor, flat. `x ← tanh(x)`.
 pub fn tanh(x: &mut [f32]) {
     for v in x.iter_mut() {
         *v = math::tanh(*v);
+    }
+}
+
+/// Backward pass of [`tanh`], in place on the gradient, from the forward's output.
+///
+/// Shapes: `y` (what [`tanh`] left in its buffer) and `dy` are the same tensor, flat.
+/// Differentiates `x ← tanh(x)`: `dy ← dy · (1 − y²)`.
+pub fn tanh_backward(y: &[f32], dy: &mut [f32]) {
+    debug_assert_eq!(y.len(), dy.len(), "tanh_backward: lengths differ");
+    for (d, &yv) in dy.iter_mut().zip(y) {
+        *d *= 1.0 - yv * yv;
     }
 }
 
@@ -60,6 +110,19 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
+/// Backward pass of [`softmax`], in place on the gradient, from the forward's output.
+///
+/// Shapes: `y` (what [`softmax`] left in its buffer) and `dy` are `[N]`. Differentiates
+/// `x[k] ← e^(x[k] − m) / Σ_l e^(x[l] − m)` (Jacobian `diag(y) − y yᵀ`):
+/// `dy[k] ← y[k] · (dy[k] − Σ_l dy[l] · y[l])`.
+pub fn softmax_backward(y: &[f32], dy: &mut [f32]) {
+    debug_assert_eq!(y.len(), dy.len(), "softmax_backward: lengths differ");
+    let dot: f32 = dy.iter().zip(y).map(|(&d, &yv)| d * yv).sum();
+    for (d, &yv) in dy.iter_mut().zip(y) {
+        *d = yv * (*d - dot);
+    }
+}
+
 /// Replaces each entry of `x` by 1 if it equals `m`, else 0 (keeping `NaN`).
 /// Shape: `x` is `[N]`.
 fn indicator_of(x: &mut [f32], m: f32) {
@@ -74,7 +137,7 @@ fn indicator_of(x: &mut [f32], m: f32) {
 mod tests {
     use super::*;
     use crate::kernels::reference;
-    use crate::kernels::test_util::assert_close;
+    use crate::kernels::test_util::{assert_close, assert_gradient, dot_f64, finite_differences, random_f64};
     use crate::rng::Rng;
 
     /// Random values in `[-scale, scale)`, plus the awkward ones.
@@ -211,5 +274,130 @@ mod tests {
     fn softmax_of_nothing_is_nothing() {
         let mut x: [f32; 0] = [];
         softmax(&mut x);
+    }
+
+    /// Runs `forward` then `backward` (the kernels) on random inputs and gradients, and compares
+    /// with the reference derivative `scalar(y, dy)` applied to the same forward output.
+    fn check_backward(
+        forward: impl Fn(&mut [f32]),
+        backward: impl Fn(&[f32], &mut [f32]),
+        scalar: impl Fn(f32, f32) -> f32,
+    ) {
+        for (seed, scale) in [(161, 1.0), (162, 10.0), (163, 200.0)] {
+            let mut y = inputs(seed, scale);
+            forward(&mut y);
+            let mut dy = vec![0.0; y.len()];
+            Rng::new(seed + 100).fill_uniform(&mut dy, -1.0, 1.0);
+            let want: Vec<f32> = y.iter().zip(&dy).map(|(&yv, &d)| scalar(yv, d)).collect();
+            backward(&y, &mut dy);
+            assert_close(&dy, &want);
+        }
+    }
+
+    #[test]
+    fn element_wise_backward_kernels_match_the_reference() {
+        check_backward(relu, relu_backward, reference::relu_backward);
+        check_backward(
+            |x| leaky_relu(x, 0.01),
+            |y, d| leaky_relu_backward(y, d, 0.01),
+            |y, d| reference::leaky_relu_backward(y, d, 0.01),
+        );
+        check_backward(
+            |x| leaky_relu(x, 0.0),
+            |y, d| leaky_relu_backward(y, d, 0.0),
+            |y, d| reference::leaky_relu_backward(y, d, 0.0),
+        );
+        check_backward(sigmoid, sigmoid_backward, reference::sigmoid_backward);
+        check_backward(tanh, tanh_backward, reference::tanh_backward);
+    }
+
+    #[test]
+    fn softmax_backward_matches_the_reference() {
+        for (seed, n, scale) in [(171, 10, 1.0), (172, 50, 5.0), (173, 1, 1.0), (174, 3, 100.0)] {
+            let mut rng = Rng::new(seed);
+            let mut y = vec![0.0; n];
+            rng.fill_uniform(&mut y, -scale, scale);
+            softmax(&mut y);
+            let mut dy = vec![0.0; n];
+            rng.fill_uniform(&mut dy, -1.0, 1.0);
+            let mut want = dy.clone();
+            softmax_backward(&y, &mut dy);
+            reference::softmax_backward(&y, &mut want);
+            assert_close(&dy, &want);
+        }
+    }
+
+    #[test]
+    fn backward_known_numbers() {
+        let y = [0.0, 2.0, -0.5, 1e-30];
+        let mut dy = [1.0, 2.0, 3.0, 4.0];
+        relu_backward(&y, &mut dy);
+        assert_eq!(dy, [0.0, 2.0, 0.0, 4.0]);
+        let mut dy = [1.0, 2.0, 3.0, 4.0];
+        leaky_relu_backward(&y, &mut dy, 0.1);
+        assert_eq!(dy, [0.1, 2.0, 0.3, 4.0]);
+        let mut dy = [2.0, 1.0];
+        sigmoid_backward(&[0.5, 0.25], &mut dy);
+        assert_eq!(dy, [0.5, 0.1875]);
+        let mut dy = [2.0, 1.0];
+        tanh_backward(&[0.5, -0.25], &mut dy);
+        assert_eq!(dy, [1.5, 0.9375]);
+        // y = (½, ¼, ¼), dy = (1, 0, 0): Σ dy·y = ½, so dx = (¼, −⅛, −⅛).
+        let mut dy = [1.0, 0.0, 0.0];
+        softmax_backward(&[0.5, 0.25, 0.25], &mut dy);
+        assert_eq!(dy, [0.25, -0.125, -0.125]);
+        // A constant gradient is lost in softmax: its outputs always sum to 1.
+        let mut dy = [3.0; 4];
+        softmax_backward(&[0.1, 0.2, 0.3, 0.4], &mut dy);
+        assert!(dy.iter().all(|v| v.abs() < 1e-6), "{dy:?}");
+    }
+
+    /// `n` values in `[-3, 3)` at least `0.01` away from zero (the kink of the ReLUs).
+    fn away_from_zero(seed: u64, n: usize) -> Vec<f64> {
+        let mut rng = Rng::new(seed);
+        random_f64(&mut rng, n)
+            .into_iter()
+            .map(|v| 3.0 * v)
+            .map(|v| if v.abs() < 0.01 { v + 0.02 } else { v })
+            .collect()
+    }
+
+    #[test]
+    fn reference_backward_matches_finite_differences() {
+        type Pair = (fn(f64) -> f64, fn(f64, f64) -> f64, &'static str);
+        let pairs: [Pair; 5] = [
+            (reference::relu, reference::relu_backward, "relu"),
+            (|v| reference::leaky_relu(v, 0.01), |y, d| reference::leaky_relu_backward(y, d, 0.01), "leaky relu"),
+            (|v| reference::leaky_relu(v, 0.3), |y, d| reference::leaky_relu_backward(y, d, 0.3), "leaky relu 0.3"),
+            (reference::sigmoid, reference::sigmoid_backward, "sigmoid"),
+            (reference::tanh, reference::tanh_backward, "tanh"),
+        ];
+        for (k, (forward, backward, what)) in pairs.into_iter().enumerate() {
+            let x = away_from_zero(181 + k as u64, 200);
+            let r = random_f64(&mut Rng::new(191 + k as u64), x.len());
+            let loss = |x: &[f64]| r.iter().zip(x).map(|(&rv, &xv)| rv * forward(xv)).sum::<f64>();
+            let dx: Vec<f64> = x.iter().zip(&r).map(|(&xv, &rv)| backward(forward(xv), rv)).collect();
+            assert_gradient(what, &dx, &finite_differences(&x, loss));
+        }
+        for (seed, n) in [(201, 1), (202, 5), (203, 40)] {
+            let x = away_from_zero(seed, n);
+            let r = random_f64(&mut Rng::new(seed + 10), n);
+            let loss = |x: &[f64]| {
+                let mut y = x.to_vec();
+                reference::softmax(&mut y);
+                dot_f64(&r, &y)
+            };
+            let mut y = x.clone();
+            reference::softmax(&mut y);
+            let mut dx = r.clone();
+            reference::softmax_backward(&y, &mut dx);
+            let fd = finite_differences(&x, loss);
+            if n == 1 {
+                // Softmax of one value is constant; both gradients are (nearly) zero.
+                assert!(dx[0] == 0.0 && fd[0].abs() < 1e-9, "{dx:?} {fd:?}");
+            } else {
+                assert_gradient("softmax", &dx, &fd);
+            }
+        }
     }
 }

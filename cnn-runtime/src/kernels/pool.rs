@@ -25,6 +25,47 @@ pub fn max_forward<
     fold_windows::<C, H, W, KH, KW, SH, SW, OH, OW>(x, y, f32::NEG_INFINITY, max_or_nan);
 }
 
+/// Backward pass of [`max_forward`] for one sample: routes each window's gradient to the element
+/// its maximum came from.
+///
+/// Shapes: `x`, `dx` are `[C][H][W]`; `dy` is `[C][OH][OW]`. Differentiates
+/// `*yj = op(*yj, xj)` of `fold_windows` with `op = max_or_nan`: recomputes the argmax of each
+/// window from `x`, i.e. the first maximal element in row-major window order (`max_or_nan` only
+/// replaces on a strictly greater value), or the first `NaN` if the window has one, and does
+/// `dx[c][i·SH + u*][j·SW + v*] += dy[c][i][j]`, starting from zero.
+///
+/// `dx` is overwritten: overlapping windows add up, and elements no window takes its maximum
+/// from (including those no window covers, in floor mode) get 0. Compile-time checks as for
+/// [`max_forward`].
+pub fn max_backward<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    x: &[[[f32; W]; H]; C],
+    dy: &[[[f32; OW]; OH]; C],
+    dx: &mut [[[f32; W]; H]; C],
+) {
+    check_geometry::<H, W, KH, KW, SH, SW, OH, OW>();
+    for ((xc, dyc), dxc) in x.iter().zip(dy).zip(dx.iter_mut()) {
+        for row in dxc.iter_mut() {
+            row.fill(0.0);
+        }
+        for (i, dy_row) in dyc.iter().enumerate() {
+            for (j, &g) in dy_row.iter().enumerate() {
+                let (r, s) = window_argmax::<H, W, KH, KW>(xc, i * SH, j * SW);
+                dxc[r][s] += g;
+            }
+        }
+    }
+}
+
 /// Average pooling of one sample.
 ///
 /// Shapes: `x` is `[C][H][W]`, `y` is `[C][OH][OW]`.
@@ -50,6 +91,47 @@ pub fn avg_forward<
     for y_row in y.iter_mut().flatten() {
         for yj in y_row.iter_mut() {
             *yj /= n;
+        }
+    }
+}
+
+/// Backward pass of [`avg_forward`] for one sample: spreads each window's gradient evenly over it.
+///
+/// Shapes: `dy` is `[C][OH][OW]`, `dx` is `[C][H][W]`. Differentiates the window sum of
+/// `fold_windows` and `*yj /= n`: `dx[c][i·SH + u][j·SW + v] += dy[c][i][j] / (KH·KW)` for every
+/// window `(i, j)` and every `(u, v)` in it, starting from zero.
+///
+/// `dx` is overwritten: overlapping windows add up, and elements no window covers (floor mode)
+/// get 0. Compile-time checks as for [`max_forward`].
+pub fn avg_backward<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    dy: &[[[f32; OW]; OH]; C],
+    dx: &mut [[[f32; W]; H]; C],
+) {
+    check_geometry::<H, W, KH, KW, SH, SW, OH, OW>();
+    let n = (KH * KW) as f32;
+    for (dyc, dxc) in dy.iter().zip(dx.iter_mut()) {
+        for row in dxc.iter_mut() {
+            row.fill(0.0);
+        }
+        for (i, dy_row) in dyc.iter().enumerate() {
+            for dx_row in &mut dxc[i * SH..i * SH + KH] {
+                for v in 0..KW {
+                    let dxs = dx_row[v..].iter_mut().step_by(SW);
+                    for (dxj, &dyj) in dxs.zip(dy_row) {
+                        *dxj += dyj / n;
+                    }
+                }
+            }
         }
     }
 }
@@ -85,13 +167,7 @@ fn fold_windows<
     init: f32,
     op: impl Fn(f32, f32) -> f32,
 ) {
-    const {
-        assert!(KH >= 1 && KW >= 1, "pool window must not be empty");
-        assert!(SH >= 1 && SW >= 1, "pool stride must be at least 1");
-        assert!(OH >= 1 && OW >= 1, "pool output must not be empty");
-        assert!((OH - 1) * SH + KH <= H, "pool last window leaves the input at the bottom");
-        assert!((OW - 1) * SW + KW <= W, "pool last window leaves the input on the right");
-    }
+    check_geometry::<H, W, KH, KW, SH, SW, OH, OW>();
     for (xc, yc) in x.iter().zip(y.iter_mut()) {
         for (i, y_row) in yc.iter_mut().enumerate() {
             y_row.fill(init);
@@ -107,11 +183,56 @@ fn fold_windows<
     }
 }
 
+/// The position `(r, s)` in `x` of the element the maximum of the window with top-left corner
+/// `(top, left)` comes from: its first maximal element in row-major order (the one
+/// [`max_or_nan`] keeps, as it replaces only on a strictly greater value), or its first `NaN`.
+///
+/// Shape: `x` is `[H][W]`; the window is `KH × KW` and lies inside `x`.
+fn window_argmax<const H: usize, const W: usize, const KH: usize, const KW: usize>(
+    x: &[[f32; W]; H],
+    top: usize,
+    left: usize,
+) -> (usize, usize) {
+    let (mut arg, mut m) = ((top, left), x[top][left]);
+    for (r, x_row) in x.iter().enumerate().skip(top).take(KH) {
+        for (s, &v) in x_row.iter().enumerate().skip(left).take(KW) {
+            if !m.is_nan() && (v > m || v.is_nan()) {
+                (arg, m) = ((r, s), v);
+            }
+        }
+    }
+    arg
+}
+
+/// Compile-time checks of a pooling geometry: window and strides are at least 1, the output is
+/// not empty, and the last window ends inside the input (`(OH − 1)·SH + KH ≤ H`,
+/// `(OW − 1)·SW + KW ≤ W`).
+fn check_geometry<
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+>() {
+    const {
+        assert!(KH >= 1 && KW >= 1, "pool window must not be empty");
+        assert!(SH >= 1 && SW >= 1, "pool stride must be at least 1");
+        assert!(OH >= 1 && OW >= 1, "pool output must not be empty");
+        assert!((OH - 1) * SH + KH <= H, "pool last window leaves the input at the bottom");
+        assert!((OW - 1) * SW + KW <= W, "pool last window leaves the input on the right");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::reference::{self, PoolDims};
-    use crate::kernels::test_util::{assert_close, poisoned, random};
+    use crate::kernels::test_util::{
+        assert_close, assert_gradient, dot_f64, finite_differences, poisoned, random, random_f64,
+    };
     use crate::rng::Rng;
     use crate::tensor::flat;
 
@@ -228,5 +349,167 @@ mod tests {
         let mut y = [[[0.0; 1]; 1]; 1];
         max_forward::<1, 2, 2, 2, 2, 2, 2, 1, 1>(&x, &mut y);
         assert_eq!(y[0][0][0], f32::NEG_INFINITY);
+    }
+
+    /// Runs both pool backward passes and both reference backward passes on random data of the
+    /// given geometry and compares; `dx` starts as `NaN` to check it is overwritten.
+    fn check_backward<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        seed: u64,
+    ) {
+        let mut rng = Rng::new(seed);
+        let x = random::<[[[f32; W]; H]; C]>(&mut rng);
+        let dy = random::<[[[f32; OW]; OH]; C]>(&mut rng);
+        let d = PoolDims { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, oh: OH, ow: OW };
+
+        let mut dx = poisoned::<[[[f32; W]; H]; C]>();
+        max_backward::<C, H, W, KH, KW, SH, SW, OH, OW>(&x, &dy, &mut dx);
+        let mut want = vec![f32::NAN; C * H * W];
+        reference::max_pool_backward(&d, flat(&*x), flat(&*dy), &mut want);
+        assert_close(flat(&*dx), &want);
+
+        let mut dx = poisoned::<[[[f32; W]; H]; C]>();
+        avg_backward::<C, H, W, KH, KW, SH, SW, OH, OW>(&dy, &mut dx);
+        let mut want = vec![f32::NAN; C * H * W];
+        reference::avg_pool_backward(&d, flat(&*dy), &mut want);
+        assert_close(flat(&*dx), &want);
+        assert!(want.iter().all(|v| v.is_finite()), "reference left input gradients unset");
+    }
+
+    #[test]
+    fn backward_matches_the_reference() {
+        check_backward::<6, 24, 24, 2, 2, 2, 2, 12, 12>(121);
+        check_backward::<2, 10, 10, 3, 3, 3, 3, 3, 3>(122);
+        check_backward::<2, 6, 5, 3, 3, 1, 1, 4, 3>(123);
+        check_backward::<3, 9, 8, 3, 2, 3, 2, 3, 4>(124);
+        check_backward::<1, 11, 7, 2, 3, 3, 2, 4, 3>(125);
+    }
+
+    #[test]
+    fn backward_floor_mode_leaves_uncovered_inputs_at_zero() {
+        // 3x3 windows, stride 3, over 10x10: row 9 and column 9 are in no window.
+        let x = random::<[[[f32; 10]; 10]; 1]>(&mut Rng::new(126));
+        let dy = [[[1.0; 3]; 3]; 1];
+        let mut dmax = [[[f32::NAN; 10]; 10]; 1];
+        max_backward::<1, 10, 10, 3, 3, 3, 3, 3, 3>(&x, &dy, &mut dmax);
+        let mut davg = [[[f32::NAN; 10]; 10]; 1];
+        avg_backward::<1, 10, 10, 3, 3, 3, 3, 3, 3>(&dy, &mut davg);
+        for dx in [&dmax, &davg] {
+            assert!((0..10).all(|k| dx[0][9][k] == 0.0 && dx[0][k][9] == 0.0), "{dx:?}");
+        }
+        assert_eq!(flat(&dmax).iter().filter(|&&v| v == 1.0).count(), 9);
+        assert!(dmax[0][..9].iter().all(|row| row[..9].iter().all(|&v| v == 0.0 || v == 1.0)));
+        assert!(davg[0][..9].iter().all(|row| row[..9].iter().all(|&v| v == 1.0 / 9.0)));
+    }
+
+    #[test]
+    fn max_backward_known_numbers() {
+        let dy = [[[1.0, 2.0], [3.0, 4.0]]];
+        let mut dx = [[[f32::NAN; 4]; 4]; 1];
+        max_backward::<1, 4, 4, 2, 2, 2, 2, 2, 2>(&X4, &dy, &mut dx);
+        // Maxima 5, 3, 8, 10 at (1,1), (0,2), (2,1), (3,3).
+        let want = [[[0.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0], [0.0, 0.0, 0.0, 4.0]]];
+        assert_eq!(dx, want);
+        // Overlapping 3x3 windows, stride 1: three windows share the 9 at (2,2).
+        let mut dx = [[[f32::NAN; 4]; 4]; 1];
+        max_backward::<1, 4, 4, 3, 3, 1, 1, 2, 2>(&X4, &dy, &mut dx);
+        let mut want = [[[0.0; 4]; 4]; 1];
+        (want[0][2][2], want[0][3][3]) = (6.0, 4.0);
+        assert_eq!(dx, want);
+    }
+
+    #[test]
+    fn max_backward_routes_ties_to_the_element_the_forward_value_came_from() {
+        // Ties of equal value, and of 0.0 against -0.0 (equal, but distinguishable by sign): the
+        // forward's value is the first one in row-major order, and so is the gradient's target.
+        let cases = [
+            ([[1.0f32, 1.0], [1.0, 1.0]], (0, 0)),
+            ([[0.0, 2.0], [2.0, 2.0]], (0, 1)),
+            ([[-1.0, -3.0], [-1.0, -2.0]], (0, 0)),
+            ([[-0.0, 0.0], [-5.0, 0.0]], (0, 0)),
+            ([[-5.0, 0.0], [-0.0, 0.0]], (0, 1)),
+        ];
+        for (window, (r, s)) in cases {
+            let x = [window];
+            let mut y = [[[f32::NAN; 1]; 1]; 1];
+            max_forward::<1, 2, 2, 2, 2, 2, 2, 1, 1>(&x, &mut y);
+            let from = window[r][s];
+            assert!(y[0][0][0] == from && y[0][0][0].is_sign_negative() == from.is_sign_negative());
+            let mut dx = [[[f32::NAN; 2]; 2]; 1];
+            max_backward::<1, 2, 2, 2, 2, 2, 2, 1, 1>(&x, &[[[1.0]]], &mut dx);
+            let mut want = [[[0.0; 2]; 2]; 1];
+            want[0][r][s] = 1.0;
+            assert_eq!(dx, want, "window {window:?}");
+            let mut r_dx = [f32::NAN; 4];
+            let d = PoolDims { c: 1, h: 2, w: 2, kh: 2, kw: 2, sh: 2, sw: 2, oh: 1, ow: 1 };
+            reference::max_pool_backward(&d, flat(&x), &[1.0], &mut r_dx);
+            assert_eq!(r_dx, *flat(&want), "reference, window {window:?}");
+        }
+    }
+
+    #[test]
+    fn max_backward_routes_nan_windows_to_the_first_nan() {
+        let x = [[[1.0, f32::NAN], [f32::NAN, 9.0]]];
+        let mut dx = [[[f32::NAN; 2]; 2]; 1];
+        max_backward::<1, 2, 2, 2, 2, 2, 2, 1, 1>(&x, &[[[1.0]]], &mut dx);
+        assert_eq!(dx, [[[0.0, 1.0], [0.0, 0.0]]]);
+        let x = [[[f32::NEG_INFINITY; 2]; 2]];
+        max_backward::<1, 2, 2, 2, 2, 2, 2, 1, 1>(&x, &[[[1.0]]], &mut dx);
+        assert_eq!(dx, [[[1.0, 0.0], [0.0, 0.0]]]);
+    }
+
+    /// `n` distinct values in `[-1, 1]`, shuffled: no ties, and every gap much larger than the
+    /// finite-difference step, so no perturbation moves a window's argmax.
+    fn distinct_f64(rng: &mut Rng, n: usize) -> Vec<f64> {
+        let mut v: Vec<f64> = (0..n).map(|k| -1.0 + 2.0 * k as f64 / n as f64).collect();
+        for k in (1..n).rev() {
+            v.swap(k, rng.below(k + 1));
+        }
+        v
+    }
+
+    /// The `f64` reference backward passes against central finite differences of the `f64`
+    /// reference forward passes, for the loss `Σ r ⊙ y`.
+    fn check_reference_gradients(d: PoolDims, seed: u64) {
+        let mut rng = Rng::new(seed);
+        let x = distinct_f64(&mut rng, d.c * d.h * d.w);
+        let r = random_f64(&mut rng, d.c * d.oh * d.ow);
+        for max in [true, false] {
+            let loss = |x: &[f64]| {
+                let mut y = vec![f64::NAN; r.len()];
+                if max {
+                    reference::max_pool(&d, x, &mut y);
+                } else {
+                    reference::avg_pool(&d, x, &mut y);
+                }
+                dot_f64(&r, &y)
+            };
+            let mut dx = vec![f64::NAN; x.len()];
+            if max {
+                reference::max_pool_backward(&d, &x, &r, &mut dx);
+            } else {
+                reference::avg_pool_backward(&d, &r, &mut dx);
+            }
+            let what = if max { "max pool dx" } else { "avg pool dx" };
+            assert_gradient(what, &dx, &finite_differences(&x, loss));
+        }
+    }
+
+    #[test]
+    fn reference_backward_matches_finite_differences() {
+        let d = |c, h, w, kh, kw, sh, sw, oh, ow| PoolDims { c, h, w, kh, kw, sh, sw, oh, ow };
+        check_reference_gradients(d(2, 8, 8, 2, 2, 2, 2, 4, 4), 131);
+        check_reference_gradients(d(2, 10, 10, 3, 3, 3, 3, 3, 3), 132);
+        check_reference_gradients(d(2, 6, 5, 3, 3, 1, 1, 4, 3), 133);
+        check_reference_gradients(d(3, 9, 8, 3, 2, 3, 2, 3, 4), 134);
     }
 }

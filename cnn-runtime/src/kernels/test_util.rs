@@ -26,3 +26,45 @@ pub(crate) fn assert_close(got: &[f32], want: &[f32]) {
         assert!(same, "element {k}: got {g}, want {w}");
     }
 }
+
+/// `n` values uniform in `[-1, 1)` as `f64` (for finite-difference checks of the reference).
+pub(crate) fn random_f64(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform(-1.0, 1.0) as f64).collect()
+}
+
+/// Step of the central finite differences.
+const FD_STEP: f64 = 1e-6;
+
+/// Central finite differences of the scalar function `loss` at `v`: one partial derivative
+/// `(loss(v + h·e_k) − loss(v − h·e_k)) / 2h` per element of `v`.
+pub(crate) fn finite_differences(v: &[f64], loss: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut p = v.to_vec();
+    (0..v.len())
+        .map(|k| {
+            let at = p[k];
+            p[k] = at + FD_STEP;
+            let up = loss(&p);
+            p[k] = at - FD_STEP;
+            let down = loss(&p);
+            p[k] = at;
+            (up - down) / (2.0 * FD_STEP)
+        })
+        .collect()
+}
+
+/// `Σ r ⊙ y`: the scalar loss whose gradient with respect to `y` is `r`.
+pub(crate) fn dot_f64(r: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(r.len(), y.len(), "lengths differ");
+    r.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+/// Panics unless the analytic gradient `got` matches the finite differences `want` to a relative
+/// `1e-6` (relative to `|want|`, with a floor of `1e-2` so that tiny gradients compare absolutely).
+pub(crate) fn assert_gradient(what: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    assert!(!got.is_empty(), "{what}: nothing to compare");
+    for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let tol = 1e-6 * w.abs().max(1e-2);
+        assert!((g - w).abs() <= tol, "{what} element {k}: analytic {g}, finite differences {w}");
+    }
+}

@@ -1,6 +1,6 @@
 use alloc::boxed::Box;
 
-use super::{ParamId, Params};
+use super::{PairVisitor, ParamId, Params};
 use crate::tensor::zeroed_box;
 
 /// The state of `BatchNorm` over `C` channels (or features).
@@ -19,12 +19,7 @@ pub struct BatchNormParams<const C: usize> {
 impl<const C: usize> BatchNormParams<C> {
     /// The identity normalisation PyTorch and Keras start from.
     pub fn new() -> Self {
-        let mut p = BatchNormParams {
-            gamma: zeroed_box(),
-            beta: zeroed_box(),
-            running_mean: zeroed_box(),
-            running_var: zeroed_box(),
-        };
+        let mut p = <Self as Params>::zeroed();
         p.gamma.fill(1.0);
         p.running_var.fill(1.0);
         p
@@ -38,6 +33,22 @@ impl<const C: usize> Default for BatchNormParams<C> {
 }
 
 impl<const C: usize> Params for BatchNormParams<C> {
+    fn zeroed() -> Self {
+        BatchNormParams {
+            gamma: zeroed_box(),
+            beta: zeroed_box(),
+            running_mean: zeroed_box(),
+            running_var: zeroed_box(),
+        }
+    }
+
+    fn visit_pair(&mut self, other: &Self, layer: &'static str, f: &mut PairVisitor<'_>) {
+        f(ParamId { layer, tensor: "weight", trainable: true }, &mut *self.gamma, &*other.gamma);
+        f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.beta, &*other.beta);
+        f(ParamId { layer, tensor: "running_mean", trainable: false }, &mut *self.running_mean, &*other.running_mean);
+        f(ParamId { layer, tensor: "running_var", trainable: false }, &mut *self.running_var, &*other.running_var);
+    }
+
     // PyTorch's state_dict names: weight (gamma), bias (beta), running_mean, running_var.
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, &*self.gamma);

@@ -1,6 +1,6 @@
 use alloc::boxed::Box;
 
-use super::{ParamId, Params};
+use super::{PairVisitor, ParamId, Params};
 use crate::init::Init;
 use crate::rng::Rng;
 use crate::tensor::{flat, flat_mut, zeroed_box};
@@ -17,13 +17,22 @@ pub struct Conv2dParams<const C: usize, const F: usize, const KH: usize, const K
 impl<const C: usize, const F: usize, const KH: usize, const KW: usize> Conv2dParams<C, F, KH, KW> {
     /// Initialised with `init`, drawing from `rng`.
     pub fn new(init: Init, rng: &mut Rng) -> Self {
-        let mut p = Conv2dParams { weight: zeroed_box(), bias: zeroed_box() };
+        let mut p = <Self as Params>::zeroed();
         init.fill(rng, C * KH * KW, F * KH * KW, flat_mut(&mut *p.weight), &mut *p.bias);
         p
     }
 }
 
 impl<const C: usize, const F: usize, const KH: usize, const KW: usize> Params for Conv2dParams<C, F, KH, KW> {
+    fn zeroed() -> Self {
+        Conv2dParams { weight: zeroed_box(), bias: zeroed_box() }
+    }
+
+    fn visit_pair(&mut self, other: &Self, layer: &'static str, f: &mut PairVisitor<'_>) {
+        f(ParamId { layer, tensor: "weight", trainable: true }, flat_mut(&mut *self.weight), flat(&*other.weight));
+        f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias, &*other.bias);
+    }
+
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, flat(&*self.weight));
         f(ParamId { layer, tensor: "bias", trainable: true }, &*self.bias);

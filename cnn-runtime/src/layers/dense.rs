@@ -1,6 +1,6 @@
 use alloc::boxed::Box;
 
-use super::{ParamId, Params};
+use super::{PairVisitor, ParamId, Params};
 use crate::init::Init;
 use crate::rng::Rng;
 use crate::tensor::{flat, flat_mut, zeroed_box};
@@ -17,13 +17,22 @@ pub struct DenseParams<const I: usize, const O: usize> {
 impl<const I: usize, const O: usize> DenseParams<I, O> {
     /// Initialised with `init`, drawing from `rng`.
     pub fn new(init: Init, rng: &mut Rng) -> Self {
-        let mut p = DenseParams { weight: zeroed_box(), bias: zeroed_box() };
+        let mut p = <Self as Params>::zeroed();
         init.fill(rng, I, O, flat_mut(&mut *p.weight), &mut *p.bias);
         p
     }
 }
 
 impl<const I: usize, const O: usize> Params for DenseParams<I, O> {
+    fn zeroed() -> Self {
+        DenseParams { weight: zeroed_box(), bias: zeroed_box() }
+    }
+
+    fn visit_pair(&mut self, other: &Self, layer: &'static str, f: &mut PairVisitor<'_>) {
+        f(ParamId { layer, tensor: "weight", trainable: true }, flat_mut(&mut *self.weight), flat(&*other.weight));
+        f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias, &*other.bias);
+    }
+
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, flat(&*self.weight));
         f(ParamId { layer, tensor: "bias", trainable: true }, &*self.bias);

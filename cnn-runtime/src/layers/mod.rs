@@ -20,8 +20,16 @@ pub struct ParamId {
     pub trainable: bool,
 }
 
+/// A visitor of parameter tensors in pairs: a tensor of one model (mutable) beside the same tensor
+/// of another (a gradient, say).
+pub type PairVisitor<'a> = dyn FnMut(ParamId, &mut [f32], &[f32]) + 'a;
+
 /// A layer's parameter tensors, visited in a fixed order.
-pub trait Params {
+pub trait Params: Sized {
+    /// All tensors zero (a gradient accumulator).
+    fn zeroed() -> Self;
+    /// Calls `f` with each tensor of `self` beside the same tensor of `other`.
+    fn visit_pair(&mut self, other: &Self, layer: &'static str, f: &mut PairVisitor<'_>);
     /// Calls `f` with each tensor of the layer named `layer`.
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32]));
     /// Calls `f` with each tensor of the layer named `layer`, mutably.

@@ -1,0 +1,254 @@
+use alloc::vec::Vec;
+use core::fmt;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::{batch_count, shuffled_order, DataError, Dataset};
+use crate::loss::Loss;
+use crate::model::Model;
+use crate::optim::Optimizer;
+use crate::rng::Rng;
+use crate::tensor::{flat, zeroed};
+use crate::train::history::{Epoch, History};
+use crate::train::par;
+use crate::train::trainer::{argmax, TrainError, Trainer};
+use crate::workspace::Workspace;
+
+/// Why `fit` stopped.
+#[derive(Debug)]
+pub enum FitError {
+    /// The data does not fit the model (or could not be batched).
+    Data(DataError),
+    /// Training diverged; the model keeps the last good weights.
+    Train(TrainError),
+    /// The thread pool could not be built.
+    Threads(String),
+}
+
+impl fmt::Display for FitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FitError::Data(e) => e.fmt(f),
+            FitError::Train(e) => e.fmt(f),
+            FitError::Threads(e) => write!(f, "cannot start the training threads: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FitError {}
+
+impl From<DataError> for FitError {
+    fn from(e: DataError) -> Self {
+        FitError::Data(e)
+    }
+}
+
+impl From<TrainError> for FitError {
+    fn from(e: TrainError) -> Self {
+        FitError::Train(e)
+    }
+}
+
+/// Keras's `fit`: epochs of shuffled mini-batches, with an optional validation set evaluated after
+/// each epoch, and a progress bar showing loss, accuracy and images per second.
+///
+/// See the `cnn` crate's documentation (section Training) for a complete example.
+#[derive(Clone, Debug)]
+pub struct Fit<'a> {
+    epochs: usize,
+    batch_size: usize,
+    loss: Loss,
+    threads: usize,
+    seed: u64,
+    validation: Option<&'a Dataset>,
+    progress: bool,
+}
+
+impl<'a> Fit<'a> {
+    /// `epochs` passes over the data in batches of `batch_size`; cross-entropy, all cores, seed 0.
+    pub fn new(epochs: usize, batch_size: usize) -> Self {
+        Fit { epochs, batch_size, loss: Loss::CrossEntropy, threads: 0, seed: 0, validation: None, progress: true }
+    }
+
+    /// The loss to minimise (default: cross-entropy).
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// Threads to train on (default 0: all cores). The result depends on the seed and this count.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Seed of the shuffling and dropout (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Data evaluated after each epoch.
+    pub fn validation(mut self, data: &'a Dataset) -> Self {
+        self.validation = Some(data);
+        self
+    }
+
+    /// No progress bar.
+    pub fn quiet(mut self) -> Self {
+        self.progress = false;
+        self
+    }
+
+    /// Trains `model` on `data` with `optimizer`, returning the per-epoch history. On divergence
+    /// (NaN or infinite loss) it stops with an error and leaves the last good weights.
+    pub fn run<M: Model>(
+        &self,
+        model: &mut M,
+        data: &Dataset,
+        optimizer: &mut dyn Optimizer,
+    ) -> Result<History, FitError> {
+        data.check_input::<M::Input>()?;
+        if let Some(v) = self.validation {
+            v.check_input::<M::Input>()?;
+        }
+        if self.batch_size == 0 {
+            return Err(FitError::Data(DataError::invalid_argument("the batch size must be at least 1")));
+        }
+        let threads = resolve_threads(self.threads);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| FitError::Threads(e.to_string()))?;
+        pool.install(|| self.epochs_on(model, data, optimizer, threads))
+    }
+
+    fn epochs_on<M: Model>(
+        &self,
+        model: &mut M,
+        data: &Dataset,
+        optimizer: &mut dyn Optimizer,
+        threads: usize,
+    ) -> Result<History, FitError> {
+        let mut trainer = Trainer::<M>::new(threads, self.seed);
+        let mut history = History::default();
+        let (mut images, mut labels) = (Vec::new(), Vec::new());
+        let batches = batch_count(data.len(), self.batch_size);
+        for epoch in 1..=self.epochs {
+            let order = shuffled_order(data.len(), &mut Rng::new(self.seed ^ (epoch as u64).wrapping_mul(0x9E37)));
+            let bar = self.progress_bar(epoch, batches);
+            let start = Instant::now();
+            let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
+            for k in 0..batches {
+                data.batch_into(&order, k, self.batch_size, &mut images, &mut labels)?;
+                let xs = data.batch_as::<M::Input>(&images)?;
+                let stats = trainer.step(model, xs, &labels, self.loss, optimizer)?;
+                loss_sum += stats.loss_sum;
+                correct += stats.correct;
+                seen += stats.samples;
+                if let Some(bar) = &bar {
+                    bar.set_message(format!(
+                        "loss {:.4} acc {:.4} {:.0} img/s",
+                        loss_sum / seen as f64,
+                        correct as f64 / seen as f64,
+                        seen as f64 / start.elapsed().as_secs_f64()
+                    ));
+                    bar.inc(1);
+                }
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let (val_loss, val_accuracy) = match self.validation {
+                Some(v) => {
+                    let (l, a) = evaluate(model, v, self.loss)?;
+                    (Some(l), Some(a))
+                }
+                None => (None, None),
+            };
+            if let Some(bar) = bar {
+                let val = val_accuracy.map_or(String::new(), |a| format!(" val_acc {a:.4}"));
+                bar.finish_with_message(format!(
+                    "loss {:.4} acc {:.4}{val} {:.0} img/s",
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64,
+                    seen as f64 / seconds
+                ));
+            }
+            history.epochs.push(Epoch {
+                epoch,
+                loss: loss_sum / seen.max(1) as f64,
+                accuracy: correct as f64 / seen.max(1) as f64,
+                val_loss,
+                val_accuracy,
+                seconds,
+                images_per_second: seen as f64 / seconds,
+            });
+        }
+        Ok(history)
+    }
+
+    fn progress_bar(&self, epoch: usize, batches: usize) -> Option<ProgressBar> {
+        if !self.progress {
+            return None;
+        }
+        let bar = ProgressBar::new(batches as u64);
+        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        Some(bar)
+    }
+}
+
+fn resolve_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Mean loss and accuracy of `model` on `data` (inference mode, on all threads of the current
+/// rayon pool).
+pub fn evaluate<M: Model>(model: &M, data: &Dataset, loss: Loss) -> Result<(f64, f64), DataError> {
+    let xs = data.images_as::<M::Input>()?;
+    let mut parts: Vec<(f64, usize)> = alloc::vec![(0.0, 0); rayon::current_num_threads().max(1)];
+    let out_len = M::OUTPUT_SHAPE.len();
+    par::for_chunks((xs, data.labels()), &mut parts, &|(xs, labels): (&[M::Input], &[u8]), part| {
+        let mut ws = M::workspace();
+        let mut y: M::Output = zeroed();
+        let mut grad = alloc::vec![0.0; out_len];
+        for (x, &label) in xs.iter().zip(labels) {
+            model.forward_with(x, &mut y, &mut ws);
+            let output = flat(&y);
+            part.0 += f64::from(sample_loss::<M>(loss, output, usize::from(label), &mut grad));
+            part.1 += usize::from(argmax(output) == usize::from(label));
+        }
+    });
+    let n = data.len().max(1) as f64;
+    Ok((parts.iter().map(|p| p.0).sum::<f64>() / n, parts.iter().map(|p| p.1).sum::<usize>() as f64 / n))
+}
+
+/// The loss of one inference output: cross-entropy of a softmax output is `-ln p[label]`.
+fn sample_loss<M: Model>(loss: Loss, output: &[f32], label: usize, grad: &mut [f32]) -> f32 {
+    if matches!(loss, Loss::CrossEntropy) && M::OUTPUT_SOFTMAX {
+        -output[label].max(f32::MIN_POSITIVE).ln()
+    } else {
+        loss.per_sample(output, label, grad)
+    }
+}
+
+/// The class (index of the largest output) of each input, computed in parallel.
+pub fn predict<M: Model>(model: &M, xs: &[M::Input]) -> Vec<usize> {
+    let mut classes = alloc::vec![0; xs.len()];
+    let chunks = rayon::current_num_threads().max(1);
+    par::each((xs, &mut classes[..]), chunks, &|(xs, classes): (&[M::Input], &mut [usize])| {
+        let mut ws: Workspace = M::workspace();
+        let mut y: M::Output = zeroed();
+        for (x, class) in xs.iter().zip(classes) {
+            model.forward_with(x, &mut y, &mut ws);
+            *class = argmax(flat(&y));
+        }
+    });
+    classes
+}

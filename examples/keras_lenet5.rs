@@ -1,0 +1,28 @@
+//! The Keras tutorial's LeNet-5 (sigmoid, 44,426 parameters; `cnn::zoo::KerasLeNet5`): SGD at
+//! learning rate 0.9, batch 32, 5 epochs, from Keras's Glorot-uniform initialisation.
+//!
+//! ```text
+//! cargo run --release --example keras_lenet5 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
+//! ```
+
+mod common;
+
+use cnn::runtime::optim::Sgd;
+use cnn::zoo::KerasLeNet5;
+use cnn::Init;
+
+fn main() -> std::process::ExitCode {
+    common::main::<KerasLeNet5>(
+        common::Recipe {
+            title: "Keras LeNet-5 on MNIST (sigmoid, SGD 0.9, batch 32)",
+            name: "keras_lenet5",
+            epochs: 5,
+            batch_size: 32,
+            init: Init::GlorotUniform,
+            normalize: common::Normalize::UNIT,
+            optimizer: || Box::new(Sgd::new(0.9)),
+            published: "97.8%",
+        },
+        1,
+    )
+}
