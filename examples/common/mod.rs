@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub use cnn::runtime::data::Normalize;
-use cnn::runtime::data::{resolve_dir, Dataset, Mnist};
+use cnn::runtime::data::{resolve_dir, DataErrorKind, Dataset, Mnist};
 use cnn::runtime::loss::Loss;
 use cnn::runtime::optim::Optimizer;
 use cnn::runtime::train::{evaluate, Fit};
@@ -42,10 +42,22 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// `--seed N`: initialisation, shuffling and dropout.
     pub seed: Option<u64>,
+    /// `--download`: first fetch the MNIST files missing (or damaged) in the data directory from a
+    /// public mirror. Only with the `download` feature; without it the flag is refused.
+    #[cfg(feature = "download")]
+    pub download: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { data: None, epochs: None, threads: 0, out: None, seed: None };
+    let mut args = Args {
+        data: None,
+        epochs: None,
+        threads: 0,
+        out: None,
+        seed: None,
+        #[cfg(feature = "download")]
+        download: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -55,8 +67,21 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => args.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--out" => args.out = Some(PathBuf::from(value()?)),
             "--seed" => args.seed = Some(value()?.parse().map_err(|e| format!("--seed: {e}"))?),
+            #[cfg(feature = "download")]
+            "--download" => args.download = true,
+            #[cfg(not(feature = "download"))]
+            "--download" => {
+                let example = std::env::current_exe().ok().and_then(|p| Some(p.file_stem()?.to_string_lossy().into()));
+                return Err(format!(
+                    "--download: this example was built without the `download` feature; rebuild with --features \
+                     download: cargo run --release --features download --example {} -- --download",
+                    example.unwrap_or_else(|| String::from("NAME"))
+                ));
+            }
             "--help" | "-h" => {
-                return Err("options: [--data DIR] [--epochs N] [--threads N] [--seed N] [--out DIR]".into())
+                return Err(
+                    "options: [--data DIR] [--download] [--epochs N] [--threads N] [--seed N] [--out DIR]".into()
+                )
             }
             other => return Err(format!("unknown argument {other}: try --help")),
         }
@@ -76,9 +101,37 @@ pub fn main<M: Model>(recipe: Recipe, seed: u64) -> ExitCode {
     }
 }
 
+/// Fetches into `dir` the MNIST files it lacks, or holds damaged, from the public mirrors.
+#[cfg(feature = "download")]
+fn download(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use cnn::runtime::data::download::{Downloader, MIRRORS};
+    println!("MNIST: checking {} and downloading what is missing or damaged…", dir.display());
+    let fetched = Downloader::new(MIRRORS).run(dir)?;
+    if fetched.is_empty() {
+        println!("MNIST: the four files were already there and valid");
+    } else {
+        println!("MNIST: downloaded and verified {}", fetched.join(", "));
+    }
+    Ok(())
+}
+
 fn run<M: Model>(recipe: &Recipe, args: Args, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
     let dir = resolve_dir(args.data);
-    let mnist = Mnist::load(&dir)?;
+    #[cfg(feature = "download")]
+    if args.download {
+        download(&dir)?;
+    }
+    let mnist = Mnist::load(&dir).map_err(|e| -> Box<dyn std::error::Error> {
+        match e.kind() {
+            DataErrorKind::MissingFiles { .. } if cfg!(feature = "download") => {
+                format!("{e}; or fetch them there with --download").into()
+            }
+            DataErrorKind::MissingFiles { .. } => {
+                format!("{e}; or fetch them there with --download (after rebuilding with --features download)").into()
+            }
+            _ => e.into(),
+        }
+    })?;
     let train = Dataset::new(mnist.train(), recipe.normalize)?;
     let test = Dataset::new(mnist.test(), recipe.normalize)?;
     println!("{}: MNIST from {} ({} training, {} test images)", recipe.title, dir.display(), train.len(), test.len());

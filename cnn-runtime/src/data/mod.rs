@@ -33,10 +33,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod dataset;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod idx;
 pub mod mnist;
 
 pub use dataset::{batch_count, batch_inputs, shuffle, shuffled_order, Dataset, Holdout, Normalize};
+#[cfg(feature = "download")]
+pub use download::{download_mnist, Downloader, MIRRORS};
 pub use idx::{parse_images, parse_labels, read_images, read_labels, Images};
 pub use mnist::{resolve_dir, LabeledImages, Mnist};
 
@@ -142,6 +146,9 @@ pub enum DataErrorKind {
     },
     /// An argument passed to a function of this module is unusable; the text says which and why.
     InvalidArgument(String),
+    /// A file could not be downloaded from any mirror (the `download` feature); the message
+    /// names the addresses tried, what went wrong and what to do.
+    Download(String),
 }
 
 impl DataError {
@@ -231,7 +238,7 @@ impl fmt::Display for DataError {
             DataErrorKind::MissingFiles { dir_exists, missing, all } => {
                 mnist::describe_missing(f, self.path.as_deref(), *dir_exists, missing, all)
             }
-            DataErrorKind::InvalidArgument(problem) => f.write_str(problem),
+            DataErrorKind::InvalidArgument(problem) | DataErrorKind::Download(problem) => f.write_str(problem),
         }
     }
 }
