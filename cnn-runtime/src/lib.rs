@@ -26,6 +26,7 @@ pub mod workspace;
 
 pub use cnn_spec::{LayerInfo, Shape};
 pub use init::Init;
+pub use kernels::isa::{cpu_features, Isa};
 pub use layers::{BatchNormParams, Conv2dParams, DenseParams, ParamId, Params};
 pub use model::Model;
 pub use rng::Rng;

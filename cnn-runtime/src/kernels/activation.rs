@@ -1,13 +1,24 @@
 //! Element-wise activations and softmax, applied in place to a tensor seen as a flat slice.
+//!
+//! The ReLUs and the backward passes of sigmoid and tanh are compiled for each vector instruction
+//! set (see [`isa`](super::isa)); sigmoid, tanh and softmax call the scalar exponential.
 
+use super::isa::{dispatch, wrappers};
 use super::math;
+use super::simd::Simd;
 
 /// ReLU in place. Shape: `x` is any tensor, flat. `x ← max(x, 0)`; `NaN` stays `NaN`.
 pub fn relu(x: &mut [f32]) {
+    dispatch!(relu_avx512, relu_avx2, relu_body(x))
+}
+
+wrappers!(relu_avx512, relu_avx2, relu_body, [], (x: &mut [f32]));
+
+/// The body of [`relu`], compiled once per path: a select, not a branch, so it vectorises.
+#[inline(always)]
+fn relu_body<S: Simd>(_: S, x: &mut [f32]) {
     for v in x.iter_mut() {
-        if *v < 0.0 {
-            *v = 0.0;
-        }
+        *v = if *v < 0.0 { 0.0 } else { *v };
     }
 }
 
@@ -18,19 +29,31 @@ pub fn relu(x: &mut [f32]) {
 /// 0 is taken as 0, as in PyTorch).
 pub fn relu_backward(y: &[f32], dy: &mut [f32]) {
     debug_assert_eq!(y.len(), dy.len(), "relu_backward: lengths differ");
+    dispatch!(relu_backward_avx512, relu_backward_avx2, relu_backward_body(y, dy))
+}
+
+wrappers!(relu_backward_avx512, relu_backward_avx2, relu_backward_body, [], (y: &[f32], dy: &mut [f32]));
+
+/// The body of [`relu_backward`], compiled once per path (`y > 0` is false for `NaN`).
+#[inline(always)]
+fn relu_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32]) {
     for (d, &yv) in dy.iter_mut().zip(y) {
-        if yv <= 0.0 || yv.is_nan() {
-            *d = 0.0;
-        }
+        *d = if yv > 0.0 { *d } else { 0.0 };
     }
 }
 
 /// Leaky ReLU in place. Shape: `x` is any tensor, flat. `x ← x` if `x ≥ 0`, else `slope · x`.
 pub fn leaky_relu(x: &mut [f32], slope: f32) {
+    dispatch!(leaky_relu_avx512, leaky_relu_avx2, leaky_relu_body(x, slope))
+}
+
+wrappers!(leaky_relu_avx512, leaky_relu_avx2, leaky_relu_body, [], (x: &mut [f32], slope: f32));
+
+/// The body of [`leaky_relu`], compiled once per path.
+#[inline(always)]
+fn leaky_relu_body<S: Simd>(_: S, x: &mut [f32], slope: f32) {
     for v in x.iter_mut() {
-        if *v < 0.0 {
-            *v *= slope;
-        }
+        *v = if *v < 0.0 { *v * slope } else { *v };
     }
 }
 
@@ -41,10 +64,22 @@ pub fn leaky_relu(x: &mut [f32], slope: f32) {
 /// for `slope ≥ 0` (which the spec requires), where `y > 0` exactly when the input was.
 pub fn leaky_relu_backward(y: &[f32], dy: &mut [f32], slope: f32) {
     debug_assert_eq!(y.len(), dy.len(), "leaky_relu_backward: lengths differ");
+    dispatch!(leaky_relu_backward_avx512, leaky_relu_backward_avx2, leaky_relu_backward_body(y, dy, slope))
+}
+
+wrappers!(
+    leaky_relu_backward_avx512,
+    leaky_relu_backward_avx2,
+    leaky_relu_backward_body,
+    [],
+    (y: &[f32], dy: &mut [f32], slope: f32)
+);
+
+/// The body of [`leaky_relu_backward`], compiled once per path (`y > 0` is false for `NaN`).
+#[inline(always)]
+fn leaky_relu_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32], slope: f32) {
     for (d, &yv) in dy.iter_mut().zip(y) {
-        if yv <= 0.0 || yv.is_nan() {
-            *d *= slope;
-        }
+        *d = if yv > 0.0 { *d } else { *d * slope };
     }
 }
 
@@ -66,6 +101,14 @@ pub fn sigmoid(x: &mut [f32]) {
 /// Differentiates `x ← 1 / (1 + e^−x)`: `dy ← dy · y · (1 − y)`.
 pub fn sigmoid_backward(y: &[f32], dy: &mut [f32]) {
     debug_assert_eq!(y.len(), dy.len(), "sigmoid_backward: lengths differ");
+    dispatch!(sigmoid_backward_avx512, sigmoid_backward_avx2, sigmoid_backward_body(y, dy))
+}
+
+wrappers!(sigmoid_backward_avx512, sigmoid_backward_avx2, sigmoid_backward_body, [], (y: &[f32], dy: &mut [f32]));
+
+/// The body of [`sigmoid_backward`], compiled once per path.
+#[inline(always)]
+fn sigmoid_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32]) {
     for (d, &yv) in dy.iter_mut().zip(y) {
         *d *= yv * (1.0 - yv);
     }
@@ -84,6 +127,14 @@ pub fn tanh(x: &mut [f32]) {
 /// Differentiates `x ← tanh(x)`: `dy ← dy · (1 − y²)`.
 pub fn tanh_backward(y: &[f32], dy: &mut [f32]) {
     debug_assert_eq!(y.len(), dy.len(), "tanh_backward: lengths differ");
+    dispatch!(tanh_backward_avx512, tanh_backward_avx2, tanh_backward_body(y, dy))
+}
+
+wrappers!(tanh_backward_avx512, tanh_backward_avx2, tanh_backward_body, [], (y: &[f32], dy: &mut [f32]));
+
+/// The body of [`tanh_backward`], compiled once per path.
+#[inline(always)]
+fn tanh_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32]) {
     for (d, &yv) in dy.iter_mut().zip(y) {
         *d *= 1.0 - yv * yv;
     }
@@ -137,7 +188,9 @@ fn indicator_of(x: &mut [f32], m: f32) {
 mod tests {
     use super::*;
     use crate::kernels::reference;
-    use crate::kernels::test_util::{assert_close, assert_gradient, dot_f64, finite_differences, random_f64};
+    use crate::kernels::test_util::{
+        assert_close, assert_gradient, dot_f64, finite_differences, for_each_isa, random_f64,
+    };
     use crate::rng::Rng;
 
     /// Random values in `[-scale, scale)`, plus the awkward ones.
@@ -162,26 +215,30 @@ mod tests {
 
     #[test]
     fn element_wise_kernels_match_the_reference() {
-        check(relu, reference::relu);
-        check(|x| leaky_relu(x, 0.01), |v| reference::leaky_relu(v, 0.01));
-        check(sigmoid, reference::sigmoid);
-        check(tanh, reference::tanh);
+        for_each_isa(|_| {
+            check(relu, reference::relu);
+            check(|x| leaky_relu(x, 0.01), |v| reference::leaky_relu(v, 0.01));
+            check(sigmoid, reference::sigmoid);
+            check(tanh, reference::tanh);
+        });
     }
 
     #[test]
     fn known_numbers() {
-        let mut x = [-2.0, -0.5, 0.0, 3.0];
-        relu(&mut x);
-        assert_eq!(x, [0.0, 0.0, 0.0, 3.0]);
-        let mut x = [-2.0, -0.5, 0.0, 3.0];
-        leaky_relu(&mut x, 0.1);
-        assert_eq!(x, [-0.2, -0.05, 0.0, 3.0]);
-        let mut x = [0.0, 1.0, -1.0];
-        sigmoid(&mut x);
-        assert_close(&x, &[0.5, 0.731_058_6, 0.268_941_4]);
-        let mut x = [0.0, 1.0, -0.5];
-        tanh(&mut x);
-        assert_close(&x, &[0.0, 0.761_594_2, -0.462_117_16]);
+        for_each_isa(|_| {
+            let mut x = [-2.0, -0.5, 0.0, 3.0];
+            relu(&mut x);
+            assert_eq!(x, [0.0, 0.0, 0.0, 3.0]);
+            let mut x = [-2.0, -0.5, 0.0, 3.0];
+            leaky_relu(&mut x, 0.1);
+            assert_eq!(x, [-0.2, -0.05, 0.0, 3.0]);
+            let mut x = [0.0, 1.0, -1.0];
+            sigmoid(&mut x);
+            assert_close(&x, &[0.5, 0.731_058_6, 0.268_941_4]);
+            let mut x = [0.0, 1.0, -0.5];
+            tanh(&mut x);
+            assert_close(&x, &[0.0, 0.761_594_2, -0.462_117_16]);
+        });
     }
 
     #[test]
@@ -196,12 +253,14 @@ mod tests {
 
     #[test]
     fn nan_propagates_through_element_wise_kernels() {
-        let kernels: [fn(&mut [f32]); 4] = [relu, sigmoid, tanh, |x| leaky_relu(x, 0.1)];
-        for kernel in kernels {
-            let mut x = [f32::NAN];
-            kernel(&mut x);
-            assert!(x[0].is_nan());
-        }
+        for_each_isa(|_| {
+            let kernels: [fn(&mut [f32]); 4] = [relu, sigmoid, tanh, |x| leaky_relu(x, 0.1)];
+            for kernel in kernels {
+                let mut x = [f32::NAN];
+                kernel(&mut x);
+                assert!(x[0].is_nan());
+            }
+        });
     }
 
     #[test]
@@ -296,19 +355,21 @@ mod tests {
 
     #[test]
     fn element_wise_backward_kernels_match_the_reference() {
-        check_backward(relu, relu_backward, reference::relu_backward);
-        check_backward(
-            |x| leaky_relu(x, 0.01),
-            |y, d| leaky_relu_backward(y, d, 0.01),
-            |y, d| reference::leaky_relu_backward(y, d, 0.01),
-        );
-        check_backward(
-            |x| leaky_relu(x, 0.0),
-            |y, d| leaky_relu_backward(y, d, 0.0),
-            |y, d| reference::leaky_relu_backward(y, d, 0.0),
-        );
-        check_backward(sigmoid, sigmoid_backward, reference::sigmoid_backward);
-        check_backward(tanh, tanh_backward, reference::tanh_backward);
+        for_each_isa(|_| {
+            check_backward(relu, relu_backward, reference::relu_backward);
+            check_backward(
+                |x| leaky_relu(x, 0.01),
+                |y, d| leaky_relu_backward(y, d, 0.01),
+                |y, d| reference::leaky_relu_backward(y, d, 0.01),
+            );
+            check_backward(
+                |x| leaky_relu(x, 0.0),
+                |y, d| leaky_relu_backward(y, d, 0.0),
+                |y, d| reference::leaky_relu_backward(y, d, 0.0),
+            );
+            check_backward(sigmoid, sigmoid_backward, reference::sigmoid_backward);
+            check_backward(tanh, tanh_backward, reference::tanh_backward);
+        });
     }
 
     #[test]
@@ -329,27 +390,29 @@ mod tests {
 
     #[test]
     fn backward_known_numbers() {
-        let y = [0.0, 2.0, -0.5, 1e-30];
-        let mut dy = [1.0, 2.0, 3.0, 4.0];
-        relu_backward(&y, &mut dy);
-        assert_eq!(dy, [0.0, 2.0, 0.0, 4.0]);
-        let mut dy = [1.0, 2.0, 3.0, 4.0];
-        leaky_relu_backward(&y, &mut dy, 0.1);
-        assert_eq!(dy, [0.1, 2.0, 0.3, 4.0]);
-        let mut dy = [2.0, 1.0];
-        sigmoid_backward(&[0.5, 0.25], &mut dy);
-        assert_eq!(dy, [0.5, 0.1875]);
-        let mut dy = [2.0, 1.0];
-        tanh_backward(&[0.5, -0.25], &mut dy);
-        assert_eq!(dy, [1.5, 0.9375]);
-        // y = (½, ¼, ¼), dy = (1, 0, 0): Σ dy·y = ½, so dx = (¼, −⅛, −⅛).
-        let mut dy = [1.0, 0.0, 0.0];
-        softmax_backward(&[0.5, 0.25, 0.25], &mut dy);
-        assert_eq!(dy, [0.25, -0.125, -0.125]);
-        // A constant gradient is lost in softmax: its outputs always sum to 1.
-        let mut dy = [3.0; 4];
-        softmax_backward(&[0.1, 0.2, 0.3, 0.4], &mut dy);
-        assert!(dy.iter().all(|v| v.abs() < 1e-6), "{dy:?}");
+        for_each_isa(|_| {
+            let y = [0.0, 2.0, -0.5, 1e-30];
+            let mut dy = [1.0, 2.0, 3.0, 4.0];
+            relu_backward(&y, &mut dy);
+            assert_eq!(dy, [0.0, 2.0, 0.0, 4.0]);
+            let mut dy = [1.0, 2.0, 3.0, 4.0];
+            leaky_relu_backward(&y, &mut dy, 0.1);
+            assert_eq!(dy, [0.1, 2.0, 0.3, 4.0]);
+            let mut dy = [2.0, 1.0];
+            sigmoid_backward(&[0.5, 0.25], &mut dy);
+            assert_eq!(dy, [0.5, 0.1875]);
+            let mut dy = [2.0, 1.0];
+            tanh_backward(&[0.5, -0.25], &mut dy);
+            assert_eq!(dy, [1.5, 0.9375]);
+            // y = (½, ¼, ¼), dy = (1, 0, 0): Σ dy·y = ½, so dx = (¼, −⅛, −⅛).
+            let mut dy = [1.0, 0.0, 0.0];
+            softmax_backward(&[0.5, 0.25, 0.25], &mut dy);
+            assert_eq!(dy, [0.25, -0.125, -0.125]);
+            // A constant gradient is lost in softmax: its outputs always sum to 1.
+            let mut dy = [3.0; 4];
+            softmax_backward(&[0.1, 0.2, 0.3, 0.4], &mut dy);
+            assert!(dy.iter().all(|v| v.abs() < 1e-6), "{dy:?}");
+        });
     }
 
     /// `n` values in `[-3, 3)` at least `0.01` away from zero (the kink of the ReLUs).

@@ -1,8 +1,35 @@
 //! 2-D convolution (cross-correlation, as in PyTorch) with zero padding and strides.
 //!
-//! Padding is never materialised: for every output row and kernel row the kernel works out once
-//! which kernel positions fall on real input, and loops only over those, so the inner loops carry
-//! no padding test.
+//! Two implementations, chosen per call from the constant geometry:
+//!
+//! - **Tiled** (stride 1, the hot case): the input is copied once into zero-padded planes on the
+//!   stack, laid out so that every output, real or padding, is a fixed offset into its plane:
+//!   with a row pitch `rw` at least the padded width, output `(i, j)` of tap `(u, v)` reads plane
+//!   position `(i + u)·rw + j + v`. Flat output positions `i·rw + j` are then computed in chunks of
+//!   a few vectors for a block of output channels at once, every accumulator a vector register,
+//!   with no padding test and no remainder loop (positions with `j ≥ OW` are computed and
+//!   dropped). The input gradient is the same correlation, of the padded output gradient with the
+//!   flipped kernel; the weight gradient correlates the same planes with the output gradient,
+//!   one vector accumulator per (filter, kernel column), summed across lanes once.
+//! - **General** (other strides, or planes larger than the stack scratch): for every output row
+//!   and kernel row the kernel works out once which kernel positions fall on real input, and
+//!   loops only over those, so the inner loops carry no padding test.
+//!
+//! Both are compiled for each vector instruction set (see [`isa`](super::isa)); the tiled path uses
+//! up to 160 KiB of stack.
+
+use core::mem::MaybeUninit;
+
+use super::isa::{dispatch, wrappers};
+use super::simd::Simd;
+
+/// Floats of stack scratch for the padded input planes of the tiled path (128 KiB).
+const PLANES_MAX: usize = 32 * 1024;
+/// Floats of stack scratch for one block of flat outputs (or output gradients) of the tiled path
+/// (32 KiB).
+const BLOCK_MAX: usize = 8 * 1024;
+/// Most vectors of flat positions a tile of the tiled forward path holds per output channel.
+const NV_MAX: usize = 6;
 
 /// 2-D convolution of one sample.
 ///
@@ -59,12 +86,66 @@ pub fn forward<
         assert!((OH - 1) * SH < H + PT, "conv2d last window starts below the input");
         assert!((OW - 1) * SW < W + PL, "conv2d last window starts right of the input");
     }
+    dispatch!(forward_avx512, forward_avx2, forward_body::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(x, w, b, y))
+}
+
+wrappers!(
+    forward_avx512,
+    forward_avx2,
+    forward_body,
+    [
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PT: usize,
+        const PL: usize,
+        const OH: usize,
+        const OW: usize,
+    ],
+    (x: &[[[f32; W]; H]; C], w: &[[[[f32; KW]; KH]; C]; F], b: &[f32; F], y: &mut [[[f32; OW]; OH]; F])
+);
+
+/// The body of [`forward`], compiled once per path `S`.
+#[inline(always)]
+fn forward_body<
+    S: Simd,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    s: S,
+    x: &[[[f32; W]; H]; C],
+    w: &[[[[f32; KW]; KH]; C]; F],
+    b: &[f32; F],
+    y: &mut [[[f32; OW]; OH]; F],
+) {
+    // Decided at compile time, so only the path taken is compiled.
+    if const { SH == 1 && SW == 1 && correlate_fits(C, W, F, OH, OW, KH, KW, PL, S::LANES, S::REGS) } {
+        let shape = const { tile_shape(F, Flat::positions(W, OH, OW, KW, PL), S::LANES, S::REGS) };
+        let wt = |f: usize, c: usize, u: usize, v: usize| w[f][c][u][v];
+        correlate::<S, C, H, W, F, OH, OW, KH, KW>(s, x, PT, PL, shape, wt, b, y);
+        return;
+    }
     for ((yf, wf), &bf) in y.iter_mut().zip(w).zip(b) {
         for row in yf.iter_mut() {
             row.fill(bf);
         }
         for (xc, wc) in x.iter().zip(wf) {
-            accumulate_channel::<H, W, KH, KW, SH, SW, PT, PL, OH, OW>(xc, wc, yf);
+            accumulate_channel::<S, H, W, KH, KW, SH, SW, PT, PL, OH, OW>(s, xc, wc, yf);
         }
     }
 }
@@ -72,7 +153,8 @@ pub fn forward<
 /// Backward pass of [`forward`] for one sample.
 ///
 /// Shapes: `x`, `dx` are `[C][H][W]`; `w`, `dw` are `[F][C][KH][KW]` (OIHW); `db` is `[F]`; `dy`
-/// is `[F][OH][OW]`. Differentiates `*yj += wv * xj` of `accumulate_row` and `row.fill(bf)`:
+/// is `[F][OH][OW]`. Differentiates `y[f][i][j] = b[f] + Σ_{c,u,v} w[f][c][u][v] · x[c][i·SH + u −
+/// PT][j·SW + v − PL]`:
 /// - `db[f] += Σ_{i,j} dy[f][i][j]`;
 /// - `dw[f][c][u][v] += Σ_{i,j} dy[f][i][j] · x[c][i·SH + u − PT][j·SW + v − PL]` (the
 ///   correlation of `x` with `dy`), over in-range positions;
@@ -108,29 +190,457 @@ pub fn backward<
         assert!((OH - 1) * SH < H + PT, "conv2d last window starts below the input");
         assert!((OW - 1) * SW < W + PL, "conv2d last window starts right of the input");
     }
-    for ((dyf, dwf), dbf) in dy.iter().zip(dw.iter_mut()).zip(db.iter_mut()) {
-        *dbf += dyf.iter().flatten().sum::<f32>();
-        for (xc, dwc) in x.iter().zip(dwf.iter_mut()) {
-            weight_grad_channel::<H, W, KH, KW, SH, SW, PT, PL, OH, OW>(xc, dyf, dwc);
-        }
-    }
-    if let Some(dx) = dx {
-        for row in dx.iter_mut().flatten() {
-            row.fill(0.0);
-        }
-        for (dyf, wf) in dy.iter().zip(w) {
-            for (dxc, wc) in dx.iter_mut().zip(wf) {
-                input_grad_channel::<H, W, KH, KW, SH, SW, PT, PL, OH, OW>(wc, dyf, dxc);
+    dispatch!(
+        backward_avx512,
+        backward_avx2,
+        backward_body::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(x, w, dy, dx, dw, db)
+    )
+}
+
+wrappers!(
+    backward_avx512,
+    backward_avx2,
+    backward_body,
+    [
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PT: usize,
+        const PL: usize,
+        const OH: usize,
+        const OW: usize,
+    ],
+    (
+        x: &[[[f32; W]; H]; C],
+        w: &[[[[f32; KW]; KH]; C]; F],
+        dy: &[[[f32; OW]; OH]; F],
+        dx: Option<&mut [[[f32; W]; H]; C]>,
+        dw: &mut [[[[f32; KW]; KH]; C]; F],
+        db: &mut [f32; F],
+    )
+);
+
+/// The body of [`backward`], compiled once per path `S`.
+#[inline(always)]
+fn backward_body<
+    S: Simd,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    s: S,
+    x: &[[[f32; W]; H]; C],
+    w: &[[[[f32; KW]; KH]; C]; F],
+    dy: &[[[f32; OW]; OH]; F],
+    dx: Option<&mut [[[f32; W]; H]; C]>,
+    dw: &mut [[[[f32; KW]; KH]; C]; F],
+    db: &mut [f32; F],
+) {
+    // Each path decided at compile time, so only the one taken is compiled.
+    if const { SH == 1 && SW == 1 && weight_grad_fits(C, W, F, OH, OW, KH, KW, PL, S::LANES, S::REGS) } {
+        weight_grad_tiled::<S, C, H, W, F, KH, KW, OH, OW>(s, x, dy, PT, PL, dw, db);
+    } else {
+        for ((dyf, dwf), dbf) in dy.iter().zip(dw.iter_mut()).zip(db.iter_mut()) {
+            *dbf += sum(s, dyf.as_flattened());
+            for (xc, dwc) in x.iter().zip(dwf.iter_mut()) {
+                weight_grad_channel::<S, H, W, KH, KW, SH, SW, PT, PL, OH, OW>(s, xc, dyf, dwc);
             }
         }
     }
+    let Some(dx) = dx else { return };
+    // dx[c][r][t] = Σ_{f,u,v} w[f][c][u][v] · dy[f][r + PT − u][t + PL − v]: the stride-1
+    // correlation of dy, padded by KH − 1 − PT and KW − 1 − PL, with the flipped kernel.
+    if const {
+        SH == 1
+            && SW == 1
+            && PT < KH
+            && PL < KW
+            && correlate_fits(F, OW, C, H, W, KH, KW, KW - 1 - PL, S::LANES, S::REGS)
+    } {
+        // (Saturating: these constants are evaluated even where the block never runs, when the
+        // padding exceeds the kernel.)
+        let (pt, pl) = const { (KH.saturating_sub(PT + 1), KW.saturating_sub(PL + 1)) };
+        let shape =
+            const { tile_shape(C, Flat::positions(OW, H, W, KW, KW.saturating_sub(PL + 1)), S::LANES, S::REGS) };
+        let wt = |c: usize, f: usize, u: usize, v: usize| w[f][c][KH - 1 - u][KW - 1 - v];
+        correlate::<S, F, OH, OW, C, H, W, KH, KW>(s, dy, pt, pl, shape, wt, &[0.0; C], dx);
+        return;
+    }
+    for row in dx.iter_mut().flatten() {
+        row.fill(0.0);
+    }
+    for (dyf, wf) in dy.iter().zip(w) {
+        for (dxc, wc) in dx.iter_mut().zip(wf) {
+            input_grad_channel::<S, H, W, KH, KW, SH, SW, PT, PL, OH, OW>(s, wc, dyf, dxc);
+        }
+    }
+}
+
+/// Layout of the zero-padded flat planes of the tiled path, for a stride-1 correlation of inputs
+/// `iw` wide with a `kh × kw` kernel and left padding `pl`, giving `oh × ow` outputs, computed in
+/// chunks of `t` positions (the top padding `pt` only shifts where rows are copied).
+///
+/// Input `(r, c)` sits at plane position `(pt + r)·rw + pl + c`, everything else is zero, and
+/// output `(i, j)` is flat position `i·rw + j`, whose tap `(u, v)` is plane position
+/// `i·rw + j + u·rw + v`. The pitch `rw` holds a padded row (`rw ≥ pl + iw`), and a read past the
+/// end of a row lands in the next row's left padding (`j + v − rw < pl`, so
+/// `rw ≥ ow + kw − 1 − pl`), which is zero.
+#[derive(Clone, Copy)]
+struct Flat {
+    /// Row pitch of planes and flat outputs.
+    rw: usize,
+    /// Flat positions computed: `(oh − 1)·rw + ow` rounded up to a multiple of the chunk.
+    pc: usize,
+    /// Plane size: one past the last position any chunk reads.
+    ps: usize,
+}
+
+impl Flat {
+    #[inline(always)]
+    const fn new(iw: usize, oh: usize, ow: usize, kh: usize, kw: usize, pl: usize, t: usize) -> Flat {
+        let rw = Flat::pitch(iw, ow, kw, pl);
+        let pc = Flat::positions(iw, oh, ow, kw, pl).div_ceil(t) * t;
+        let ps = pc + (kh - 1) * rw + kw - 1;
+        Flat { rw, pc, ps }
+    }
+
+    /// The flat positions up to the last output: `(oh − 1)·rw + ow`.
+    const fn positions(iw: usize, oh: usize, ow: usize, kw: usize, pl: usize) -> usize {
+        (oh - 1) * Flat::pitch(iw, ow, kw, pl) + ow
+    }
+
+    /// The row pitch `rw`: the smallest that holds a padded row and wraps into zeros.
+    const fn pitch(iw: usize, ow: usize, kw: usize, pl: usize) -> usize {
+        let wrap = (ow + kw - 1).saturating_sub(pl);
+        if pl + iw > wrap {
+            pl + iw
+        } else {
+            wrap
+        }
+    }
+
+    /// Copies `x` (`ci` planes) into `planes` (`ci · ps` zeros) at their padded positions; rows
+    /// no chunk reads are left out.
+    #[inline(always)]
+    fn fill<const CI: usize, const IH: usize, const IW: usize>(
+        &self,
+        x: &[[[f32; IW]; IH]; CI],
+        pt: usize,
+        pl: usize,
+        planes: &mut [f32],
+    ) {
+        for (xc, plane) in x.iter().zip(planes.chunks_exact_mut(self.ps)) {
+            for (r, row) in xc.iter().enumerate() {
+                let start = (pt + r) * self.rw + pl;
+                if start >= self.ps {
+                    break;
+                }
+                let n = IW.min(self.ps - start);
+                plane[start..start + n].copy_from_slice(&row[..n]);
+            }
+        }
+    }
+}
+
+/// The first `n` elements of `buf`, set to zero.
+#[inline(always)]
+fn zeroed<const N: usize>(buf: &mut [MaybeUninit<f32>; N], n: usize) -> &mut [f32] {
+    let part = &mut buf[..n];
+    part.fill(MaybeUninit::new(0.0));
+    // SAFETY: every element of `part` was just initialised, and `MaybeUninit<f32>` has the layout
+    // of `f32`.
+    unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// Most output channels a block of the tiled correlation holds.
+const FB_MAX: usize = 8;
+
+/// The tile of the tiled correlation for `co` output channels and `positions` flat outputs per
+/// channel on a path of `lanes` lanes and `regs` registers, as (output channels per block,
+/// vectors of positions per chunk). Evaluated at compile time, so the tile's loops have constant
+/// bounds.
+///
+/// Every tap of a chunk loads `nv` vectors and broadcasts `fb` weights for `fb · nv` FMAs into as
+/// many accumulators, which must fit the registers with the loads (`fb · nv + nv + 1 ≤ regs`).
+/// A tap costs about `max(6, fb · nv / 2, (fb + nv) / 2)` cycles (FMA latency with some slack,
+/// two FMAs and two loads a cycle), and a chunk costs that for every tap whatever part of it is
+/// past the last position: the shape minimises the total over all blocks and chunks, preferring
+/// the larger tile on a tie.
+const fn tile_shape(co: usize, positions: usize, lanes: usize, regs: usize) -> (usize, usize) {
+    let candidates = [8, 6, 4, 3, 2, 1];
+    let (mut best, mut best_cost) = ((1, 1), u64::MAX);
+    let mut k = 0;
+    while k < candidates.len() {
+        let fb = candidates[k];
+        k += 1;
+        if fb > FB_MAX || !co.is_multiple_of(fb) {
+            continue;
+        }
+        let mut nv = 1;
+        while nv <= NV_MAX && fb * nv + nv < regs {
+            let chunks = positions.div_ceil(nv * lanes);
+            // Twice the cycles per tap, to stay in integers.
+            let mut tap = fb * nv;
+            if tap < 12 {
+                tap = 12;
+            }
+            if fb + nv > tap {
+                tap = fb + nv;
+            }
+            let cost = ((co / fb) * chunks * tap) as u64;
+            if cost < best_cost || (cost == best_cost && fb * nv > best.0 * best.1) {
+                (best, best_cost) = ((fb, nv), cost);
+            }
+            nv += 1;
+        }
+    }
+    best
+}
+
+/// The tiled stride-1 correlation: `y[o][i][j] = init[o] + Σ_{c,u,v} wt(o, c, u, v) · x[c][i + u
+/// − pt][j + v − pl]`, where positions outside `x` read as zero, in blocks of `fb` output
+/// channels (dividing `CO`, at most [`FB_MAX`]) and chunks of `nv` vectors of positions (at most
+/// [`NV_MAX`]): the [`tile_shape`], a constant once inlined. The planes and an output block must
+/// fit the stack scratch ([`correlate_fits`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn correlate<
+    S: Simd,
+    const CI: usize,
+    const IH: usize,
+    const IW: usize,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+>(
+    s: S,
+    x: &[[[f32; IW]; IH]; CI],
+    pt: usize,
+    pl: usize,
+    (fb, nv): (usize, usize),
+    wt: impl Fn(usize, usize, usize, usize) -> f32,
+    init: &[f32; CO],
+    y: &mut [[[f32; OW]; OH]; CO],
+) {
+    let l = S::LANES;
+    let t = nv * l;
+    let g = Flat::new(IW, OH, OW, KH, KW, pl, t);
+    let mut planes_buf = [MaybeUninit::<f32>::uninit(); PLANES_MAX];
+    let planes = zeroed(&mut planes_buf, CI * g.ps);
+    g.fill(x, pt, pl, planes);
+    let mut out_buf = [MaybeUninit::<f32>::uninit(); BLOCK_MAX];
+    let out = zeroed(&mut out_buf, fb * g.pc);
+
+    for o0 in (0..CO).step_by(fb) {
+        for p0 in (0..g.pc).step_by(t) {
+            let mut acc = [[s.zero(); NV_MAX]; FB_MAX];
+            for (k, acc_k) in acc[..fb].iter_mut().enumerate() {
+                let start = s.splat(init[o0 + k]);
+                for a in &mut acc_k[..nv] {
+                    *a = start;
+                }
+            }
+            for (c, plane) in planes.chunks_exact(g.ps).enumerate() {
+                for u in 0..KH {
+                    let row = &plane[p0 + u * g.rw..][..KW - 1 + t];
+                    for v in 0..KW {
+                        let mut xs = [s.zero(); NV_MAX];
+                        for (n, xn) in xs[..nv].iter_mut().enumerate() {
+                            *xn = s.load(&row[v + n * l..]);
+                        }
+                        for (k, acc_k) in acc[..fb].iter_mut().enumerate() {
+                            let wv = s.splat(wt(o0 + k, c, u, v));
+                            for (a, &xn) in acc_k[..nv].iter_mut().zip(&xs[..nv]) {
+                                *a = s.fma(wv, xn, *a);
+                            }
+                        }
+                    }
+                }
+            }
+            for (k, acc_k) in acc[..fb].iter().enumerate() {
+                for (n, &a) in acc_k[..nv].iter().enumerate() {
+                    s.store(a, &mut out[k * g.pc + p0 + n * l..]);
+                }
+            }
+        }
+        for (k, yo) in y[o0..o0 + fb].iter_mut().enumerate() {
+            let out_k = &out[k * g.pc..];
+            for (i, y_row) in yo.iter_mut().enumerate() {
+                y_row.copy_from_slice(&out_k[i * g.rw..i * g.rw + OW]);
+            }
+        }
+    }
+}
+
+/// Whether [`correlate`] of `ci` input planes `iw` wide into `co` planes of `oh × ow` with a
+/// `kh × kw` kernel and left padding `pl` fits the stack scratch, with the [`tile_shape`] for
+/// `lanes` lanes and `regs` registers. Evaluated at compile time.
+#[allow(clippy::too_many_arguments)]
+const fn correlate_fits(
+    ci: usize,
+    iw: usize,
+    co: usize,
+    oh: usize,
+    ow: usize,
+    kh: usize,
+    kw: usize,
+    pl: usize,
+    lanes: usize,
+    regs: usize,
+) -> bool {
+    let (fb, nv) = tile_shape(co, Flat::positions(iw, oh, ow, kw, pl), lanes, regs);
+    let g = Flat::new(iw, oh, ow, kh, kw, pl, nv * lanes);
+    ci * g.ps <= PLANES_MAX && fb * g.pc <= BLOCK_MAX
+}
+
+/// Most output channels a block of the tiled weight gradient holds.
+const WB_MAX: usize = 4;
+
+/// Output channels per block of the tiled weight gradient: the largest of 4, 2 dividing `f` whose
+/// `fb · (kw + 1)` accumulators and loads fit the registers, else 1. Evaluated at compile time.
+const fn weight_block(f: usize, kw: usize, regs: usize) -> usize {
+    if f.is_multiple_of(4) && 4 * (kw + 1) < regs {
+        4
+    } else if f.is_multiple_of(2) && 2 * (kw + 1) < regs {
+        2
+    } else {
+        1
+    }
+}
+
+/// The tiled weight and bias gradients of a stride-1 convolution (see [`backward`]), in blocks of
+/// `fb` output channels ([`weight_block`], a constant once inlined). The planes and a block of
+/// output gradients must fit the stack scratch ([`weight_grad_fits`]).
+///
+/// `dw[f][c][u][v] += Σ_p dyf[f][p] · plane[c][p + u·rw + v]`, where `dyf` is `dy` laid out at
+/// the flat positions of [`Flat`] with zeros elsewhere: per (block, channel, kernel row), one
+/// vector accumulator per (filter, kernel column) over all positions, summed across lanes once.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn weight_grad_tiled<
+    S: Simd,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    s: S,
+    x: &[[[f32; W]; H]; C],
+    dy: &[[[f32; OW]; OH]; F],
+    pt: usize,
+    pl: usize,
+    dw: &mut [[[[f32; KW]; KH]; C]; F],
+    db: &mut [f32; F],
+) {
+    let fb = const { weight_block(F, KW, S::REGS) };
+    let l = S::LANES;
+    let g = Flat::new(W, OH, OW, KH, KW, pl, l);
+    let mut planes_buf = [MaybeUninit::<f32>::uninit(); PLANES_MAX];
+    let planes = zeroed(&mut planes_buf, C * g.ps);
+    g.fill(x, pt, pl, planes);
+    let mut dyf_buf = [MaybeUninit::<f32>::uninit(); BLOCK_MAX];
+    let dyf = zeroed(&mut dyf_buf, fb * g.pc);
+
+    for o0 in (0..F).step_by(fb) {
+        for (k, dyo) in dy[o0..o0 + fb].iter().enumerate() {
+            let dyf_k = &mut dyf[k * g.pc..(k + 1) * g.pc];
+            for (i, row) in dyo.iter().enumerate() {
+                dyf_k[i * g.rw..i * g.rw + OW].copy_from_slice(row);
+            }
+            db[o0 + k] += sum(s, dyf_k);
+        }
+        for (c, plane) in planes.chunks_exact(g.ps).enumerate() {
+            for u in 0..KH {
+                let mut acc = [[s.zero(); KW]; WB_MAX];
+                for p0 in (0..g.pc).step_by(l) {
+                    let row = &plane[p0 + u * g.rw..][..KW - 1 + l];
+                    let mut dys = [s.zero(); WB_MAX];
+                    for (k, d) in dys[..fb].iter_mut().enumerate() {
+                        *d = s.load(&dyf[k * g.pc + p0..]);
+                    }
+                    for v in 0..KW {
+                        let xv = s.load(&row[v..]);
+                        for (acc_k, &d) in acc[..fb].iter_mut().zip(&dys[..fb]) {
+                            acc_k[v] = s.fma(d, xv, acc_k[v]);
+                        }
+                    }
+                }
+                for (k, acc_k) in acc[..fb].iter().enumerate() {
+                    for (dwv, &a) in dw[o0 + k][c][u].iter_mut().zip(acc_k) {
+                        *dwv += s.sum(a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether [`weight_grad_tiled`] of `c` input planes `w` wide and `f` output-gradient planes of
+/// `oh × ow` with a `kh × kw` kernel and left padding `pl` fits the stack scratch, for `lanes`
+/// lanes and `regs` registers. Evaluated at compile time.
+#[allow(clippy::too_many_arguments)]
+const fn weight_grad_fits(
+    c: usize,
+    w: usize,
+    f: usize,
+    oh: usize,
+    ow: usize,
+    kh: usize,
+    kw: usize,
+    pl: usize,
+    lanes: usize,
+    regs: usize,
+) -> bool {
+    let g = Flat::new(w, oh, ow, kh, kw, pl, lanes);
+    c * g.ps <= PLANES_MAX && weight_block(f, kw, regs) * g.pc <= BLOCK_MAX
+}
+
+/// `Σ v`, in four vector partial sums, then the tail.
+#[inline(always)]
+fn sum<S: Simd>(s: S, v: &[f32]) -> f32 {
+    let l = S::LANES;
+    let mut acc = [s.zero(); 4];
+    let mut chunks = v.chunks_exact(4 * l);
+    for chunk in &mut chunks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a = s.add(*a, s.load(&chunk[k * l..]));
+        }
+    }
+    let mut rest = chunks.remainder().chunks_exact(l);
+    for chunk in &mut rest {
+        acc[0] = s.add(acc[0], s.load(chunk));
+    }
+    let total = s.add(s.add(acc[0], acc[1]), s.add(acc[2], acc[3]));
+    s.sum(total) + rest.remainder().iter().sum::<f32>()
 }
 
 /// Adds one input channel's contribution to one output channel.
 ///
 /// Shapes: `x` is `[H][W]`, `w` is `[KH][KW]`, `y` is `[OH][OW]`.
 /// `y[i][j] += Σ_{u,v} w[u][v] · x[i·SH + u − PT][j·SW + v − PL]` over in-range positions.
+#[inline(always)]
 fn accumulate_channel<
+    S: Simd,
     const H: usize,
     const W: usize,
     const KH: usize,
@@ -142,6 +652,7 @@ fn accumulate_channel<
     const OH: usize,
     const OW: usize,
 >(
+    s: S,
     x: &[[f32; W]; H],
     w: &[[f32; KW]; KH],
     y: &mut [[f32; OW]; OH],
@@ -149,7 +660,7 @@ fn accumulate_channel<
     for (i, y_row) in y.iter_mut().enumerate() {
         let (u_lo, u_hi) = valid_taps(i * SH, PT, KH, H);
         for u in u_lo..u_hi {
-            accumulate_row::<W, KW, SW, PL, OW>(&x[i * SH + u - PT], &w[u], y_row);
+            accumulate_row::<S, W, KW, SW, PL, OW>(s, &x[i * SH + u - PT], &w[u], y_row);
         }
     }
 }
@@ -158,7 +669,9 @@ fn accumulate_channel<
 ///
 /// Shapes: `x` is `[W]`, `w` is `[KW]`, `y` is `[OW]`.
 /// `y[j] += Σ_v w[v] · x[j·SW + v − PL]` over in-range positions.
-fn accumulate_row<const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
+#[inline(always)]
+fn accumulate_row<S: Simd, const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
+    s: S,
     x: &[f32; W],
     w: &[f32; KW],
     y: &mut [f32; OW],
@@ -170,7 +683,7 @@ fn accumulate_row<const W: usize, const KW: usize, const SW: usize, const PL: us
         }
         let xs = x[j_lo * SW + v - PL..].iter().step_by(SW);
         for (yj, &xj) in y[j_lo..j_hi].iter_mut().zip(xs) {
-            *yj += wv * xj;
+            *yj = s.mul_add(wv, xj, *yj);
         }
     }
 }
@@ -180,7 +693,9 @@ fn accumulate_row<const W: usize, const KW: usize, const SW: usize, const PL: us
 ///
 /// Shapes: `x` is `[H][W]`, `dy` is `[OH][OW]`, `dw` is `[KH][KW]`.
 /// `dw[u][v] += Σ_{i,j} dy[i][j] · x[i·SH + u − PT][j·SW + v − PL]` over in-range positions.
+#[inline(always)]
 fn weight_grad_channel<
+    S: Simd,
     const H: usize,
     const W: usize,
     const KH: usize,
@@ -192,6 +707,7 @@ fn weight_grad_channel<
     const OH: usize,
     const OW: usize,
 >(
+    s: S,
     x: &[[f32; W]; H],
     dy: &[[f32; OW]; OH],
     dw: &mut [[f32; KW]; KH],
@@ -199,7 +715,7 @@ fn weight_grad_channel<
     for (i, dy_row) in dy.iter().enumerate() {
         let (u_lo, u_hi) = valid_taps(i * SH, PT, KH, H);
         for u in u_lo..u_hi {
-            weight_grad_row::<W, KW, SW, PL, OW>(&x[i * SH + u - PT], dy_row, &mut dw[u]);
+            weight_grad_row::<S, W, KW, SW, PL, OW>(s, &x[i * SH + u - PT], dy_row, &mut dw[u]);
         }
     }
 }
@@ -208,8 +724,10 @@ fn weight_grad_channel<
 ///
 /// Shapes: `x` is `[W]`, `dy` is `[OW]`, `dw` is `[KW]`.
 /// `dw[v] += Σ_j dy[j] · x[j·SW + v − PL]` over in-range positions (differentiates
-/// `*yj += wv * xj` of `accumulate_row` with respect to `wv`).
-fn weight_grad_row<const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
+/// `*yj += wv · xj` of `accumulate_row` with respect to `wv`).
+#[inline(always)]
+fn weight_grad_row<S: Simd, const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
+    s: S,
     x: &[f32; W],
     dy: &[f32; OW],
     dw: &mut [f32; KW],
@@ -220,7 +738,7 @@ fn weight_grad_row<const W: usize, const KW: usize, const SW: usize, const PL: u
             continue;
         }
         let xs = x[j_lo * SW + v - PL..].iter().step_by(SW);
-        *dwv += dy[j_lo..j_hi].iter().zip(xs).map(|(&dyj, &xj)| dyj * xj).sum::<f32>();
+        *dwv += dy[j_lo..j_hi].iter().zip(xs).fold(0.0, |acc, (&dyj, &xj)| s.mul_add(dyj, xj, acc));
     }
 }
 
@@ -229,7 +747,9 @@ fn weight_grad_row<const W: usize, const KW: usize, const SW: usize, const PL: u
 ///
 /// Shapes: `w` is `[KH][KW]`, `dy` is `[OH][OW]`, `dx` is `[H][W]`.
 /// `dx[i·SH + u − PT][j·SW + v − PL] += w[u][v] · dy[i][j]` over in-range positions.
+#[inline(always)]
 fn input_grad_channel<
+    S: Simd,
     const H: usize,
     const W: usize,
     const KH: usize,
@@ -241,6 +761,7 @@ fn input_grad_channel<
     const OH: usize,
     const OW: usize,
 >(
+    s: S,
     w: &[[f32; KW]; KH],
     dy: &[[f32; OW]; OH],
     dx: &mut [[f32; W]; H],
@@ -248,7 +769,7 @@ fn input_grad_channel<
     for (i, dy_row) in dy.iter().enumerate() {
         let (u_lo, u_hi) = valid_taps(i * SH, PT, KH, H);
         for u in u_lo..u_hi {
-            input_grad_row::<W, KW, SW, PL, OW>(&w[u], dy_row, &mut dx[i * SH + u - PT]);
+            input_grad_row::<S, W, KW, SW, PL, OW>(s, &w[u], dy_row, &mut dx[i * SH + u - PT]);
         }
     }
 }
@@ -257,8 +778,10 @@ fn input_grad_channel<
 ///
 /// Shapes: `w` is `[KW]`, `dy` is `[OW]`, `dx` is `[W]`.
 /// `dx[j·SW + v − PL] += w[v] · dy[j]` over in-range positions (differentiates
-/// `*yj += wv * xj` of `accumulate_row` with respect to `xj`).
-fn input_grad_row<const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
+/// `*yj += wv · xj` of `accumulate_row` with respect to `xj`).
+#[inline(always)]
+fn input_grad_row<S: Simd, const W: usize, const KW: usize, const SW: usize, const PL: usize, const OW: usize>(
+    s: S,
     w: &[f32; KW],
     dy: &[f32; OW],
     dx: &mut [f32; W],
@@ -270,13 +793,14 @@ fn input_grad_row<const W: usize, const KW: usize, const SW: usize, const PL: us
         }
         let dxs = dx[j_lo * SW + v - PL..].iter_mut().step_by(SW);
         for (dxj, &dyj) in dxs.zip(&dy[j_lo..j_hi]) {
-            *dxj += wv * dyj;
+            *dxj = s.mul_add(wv, dyj, *dxj);
         }
     }
 }
 
 /// The kernel taps `u_lo..u_hi` (out of `0..k`) of a window starting at `start` in the padded
 /// input that land on the real input, i.e. `0 ≤ start + u − pad < n`. Requires `start < n + pad`.
+#[inline(always)]
 fn valid_taps(start: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
     let lo = pad.saturating_sub(start);
     let hi = k.min(n + pad - start);
@@ -285,6 +809,7 @@ fn valid_taps(start: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
 
 /// The outputs `j_lo..j_hi` (out of `0..out`) whose tap `v` lands on the real input, i.e.
 /// `0 ≤ j·stride + v − pad < n`. Empty when `j_lo ≥ j_hi`.
+#[inline(always)]
 fn valid_outputs(v: usize, pad: usize, stride: usize, n: usize, out: usize) -> (usize, usize) {
     let lo = pad.saturating_sub(v).div_ceil(stride);
     let hi = if n + pad > v { out.min((n + pad - v - 1) / stride + 1) } else { 0 };
@@ -295,13 +820,15 @@ fn valid_outputs(v: usize, pad: usize, stride: usize, n: usize, out: usize) -> (
 mod tests {
     use super::*;
     use crate::kernels::reference::{self, Conv2dDims};
+    use crate::kernels::simd::Arrays;
     use crate::kernels::test_util::{
-        assert_close, assert_gradient, dot_f64, finite_differences, poisoned, random, random_f64,
+        assert_close, assert_gradient, dot_f64, finite_differences, for_each_isa, poisoned, random, random_f64,
     };
     use crate::rng::Rng;
     use crate::tensor::flat;
 
-    /// Runs the kernel and the reference on random data of the given geometry and compares.
+    /// Runs the kernel on every path and the reference on random data of the given geometry and
+    /// compares.
     fn check<
         const C: usize,
         const H: usize,
@@ -322,13 +849,18 @@ mod tests {
         let x = random::<[[[f32; W]; H]; C]>(&mut rng);
         let w = random::<[[[[f32; KW]; KH]; C]; F]>(&mut rng);
         let b = random::<[f32; F]>(&mut rng);
-        let mut y = poisoned::<[[[f32; OW]; OH]; F]>();
-        forward::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(&x, &w, &b, &mut y);
-
         let d = Conv2dDims { c: C, h: H, w: W, f: F, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW };
         let mut want = vec![f32::NAN; F * OH * OW];
         reference::conv2d(&d, flat(&*x), flat(&*w), flat(&*b), &mut want);
         assert!(want.iter().all(|v| v.is_finite()), "reference left outputs unset");
+        for_each_isa(|_| {
+            let mut y = poisoned::<[[[f32; OW]; OH]; F]>();
+            forward::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(&x, &w, &b, &mut y);
+            assert_close(flat(&*y), &want);
+        });
+        // The portable path of targets other than x86-64.
+        let mut y = poisoned::<[[[f32; OW]; OH]; F]>();
+        forward_body::<_, C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(Arrays, &x, &w, &b, &mut y);
         assert_close(flat(&*y), &want);
     }
 
@@ -376,18 +908,52 @@ mod tests {
         check::<5, 4, 3, 7, 1, 1, 1, 1, 0, 0, 4, 3>(8);
     }
 
-    /// Both the kernel and the reference, on one sample of known numbers.
+    #[test]
+    fn tf2_layers() {
+        check::<1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 28, 28>(9);
+        check::<32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14>(10);
+    }
+
+    #[test]
+    fn stride_1_odd_channel_counts_and_thin_outputs() {
+        // Blocks of 6, 2 and 1 output channels; one output row; outputs wider than the input.
+        check::<3, 9, 11, 6, 3, 3, 1, 1, 1, 0, 9, 9>(11);
+        check::<2, 5, 5, 10, 3, 3, 1, 1, 0, 0, 3, 3>(12);
+        check::<2, 5, 7, 7, 3, 2, 1, 1, 1, 1, 1, 8>(13);
+        check::<1, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1>(14);
+    }
+
+    #[test]
+    fn stride_1_outputs_short_of_the_input_and_padding_of_a_whole_kernel() {
+        // Rows and columns of the input no window reaches.
+        check::<2, 10, 10, 4, 3, 3, 1, 1, 0, 0, 5, 6>(15);
+        // Padding as wide as the kernel: windows of zeros only.
+        check::<1, 4, 4, 2, 2, 2, 1, 1, 2, 2, 6, 6>(16);
+    }
+
+    #[test]
+    fn stride_1_too_large_for_the_stack_scratch() {
+        // 40 padded 34x34 planes, then 8 flat 66x64 outputs: the general path.
+        check::<40, 32, 32, 2, 3, 3, 1, 1, 1, 1, 32, 32>(17);
+        check::<1, 64, 64, 8, 3, 3, 1, 1, 1, 1, 64, 64>(18);
+    }
+
+    /// The reference and the kernel on every path, on one sample of known numbers.
     fn both<const H: usize, const W: usize, const SH: usize, const PT: usize, const OH: usize>(
         x: &[[[f32; W]; H]; 1],
         w: &[[[[f32; 2]; 2]; 1]; 1],
         b: f32,
-    ) -> [Vec<f32>; 2] {
-        let mut y = [[[f32::NAN; OH]; OH]; 1];
-        forward::<1, H, W, 1, 2, 2, SH, SH, PT, PT, OH, OH>(x, w, &[b], &mut y);
+    ) -> Vec<Vec<f32>> {
         let d = Conv2dDims { c: 1, h: H, w: W, f: 1, kh: 2, kw: 2, sh: SH, sw: SH, pt: PT, pl: PT, oh: OH, ow: OH };
         let mut want = vec![f32::NAN; OH * OH];
         reference::conv2d(&d, flat(x), flat(w), &[b], &mut want);
-        [flat(&y).to_vec(), want]
+        let mut all = vec![want];
+        for_each_isa(|_| {
+            let mut y = [[[f32::NAN; OH]; OH]; 1];
+            forward::<1, H, W, 1, 2, 2, SH, SH, PT, PT, OH, OH>(x, w, &[b], &mut y);
+            all.push(flat(&y).to_vec());
+        });
+        all
     }
 
     const X3: [[[f32; 3]; 3]; 1] = [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]];
@@ -414,13 +980,28 @@ mod tests {
         // Two input channels, two filters, 1x1: y[f] = Σ_c w[f][c] x[c].
         let x = [[[1.0f32]], [[10.0]]];
         let w = [[[[1.0f32]], [[2.0]]], [[[3.0]], [[4.0]]]];
-        let mut y = [[[f32::NAN]]; 2];
-        forward::<2, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1>(&x, &w, &[0.0, 100.0], &mut y);
-        assert_eq!(y, [[[21.0]], [[143.0]]]);
+        for_each_isa(|_| {
+            let mut y = [[[f32::NAN]]; 2];
+            forward::<2, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1>(&x, &w, &[0.0, 100.0], &mut y);
+            assert_eq!(y, [[[21.0]], [[143.0]]]);
+        });
         let d = Conv2dDims { c: 2, h: 1, w: 1, f: 2, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, oh: 1, ow: 1 };
         let mut want = [f32::NAN; 2];
         reference::conv2d(&d, flat(&x), flat(&w), &[0.0, 100.0], &mut want);
         assert_eq!(want, [21.0, 143.0]);
+    }
+
+    #[test]
+    fn tile_shapes_fit_the_registers_and_divide_the_channels() {
+        for (lanes, regs) in [(4, 16), (8, 16), (16, 32)] {
+            for co in [1, 2, 3, 5, 6, 7, 16, 32, 64, 120] {
+                for positions in [1, 15, 100, 136, 196, 222, 838, 5000] {
+                    let (fb, nv) = tile_shape(co, positions, lanes, regs);
+                    assert!(fb <= FB_MAX && (1..=NV_MAX).contains(&nv), "{co} {positions}: {fb} {nv}");
+                    assert!(co % fb == 0 && fb * nv + nv < regs, "{co} {positions}: {fb} {nv}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -460,28 +1041,41 @@ mod tests {
         let x = random::<[[[f32; W]; H]; C]>(&mut rng);
         let w = random::<[[[[f32; KW]; KH]; C]; F]>(&mut rng);
         let dy = random::<[[[f32; OW]; OH]; F]>(&mut rng);
-        let mut dw = random::<[[[[f32; KW]; KH]; C]; F]>(&mut rng);
-        let mut db = random::<[f32; F]>(&mut rng);
-        let (mut want_dw, mut want_db) = (flat(&*dw).to_vec(), db.to_vec());
-        let mut dx = poisoned::<[[[f32; W]; H]; C]>();
-        backward::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(
-            &x,
-            &w,
-            &dy,
-            with_dx.then_some(&mut *dx),
-            &mut dw,
-            &mut db,
-        );
+        let dw0 = random::<[[[[f32; KW]; KH]; C]; F]>(&mut rng);
+        let db0 = random::<[f32; F]>(&mut rng);
 
         let d = Conv2dDims { c: C, h: H, w: W, f: F, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW };
+        let (mut want_dw, mut want_db) = (flat(&*dw0).to_vec(), db0.to_vec());
         let mut want_dx = vec![f32::NAN; C * H * W];
         let want_dx_arg = with_dx.then_some(&mut want_dx[..]);
         reference::conv2d_backward(&d, flat(&*x), flat(&*w), flat(&*dy), want_dx_arg, &mut want_dw, &mut want_db);
+        for_each_isa(|_| {
+            let (mut dw, mut db) = (dw0.clone(), db0.clone());
+            let mut dx = poisoned::<[[[f32; W]; H]; C]>();
+            backward::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(
+                &x,
+                &w,
+                &dy,
+                with_dx.then_some(&mut *dx),
+                &mut dw,
+                &mut db,
+            );
+            if with_dx {
+                assert!(want_dx.iter().all(|v| v.is_finite()), "reference left input gradients unset");
+                assert_close(flat(&*dx), &want_dx);
+            } else {
+                assert!(flat(&*dx).iter().all(|v| v.is_nan()), "dx written although not asked for");
+            }
+            assert_close(flat(&*dw), &want_dw);
+            assert_close(&db[..], &want_db);
+        });
+        // The portable path of targets other than x86-64.
+        let (mut dw, mut db) = (dw0.clone(), db0.clone());
+        let mut dx = poisoned::<[[[f32; W]; H]; C]>();
+        let dx_arg = with_dx.then_some(&mut *dx);
+        backward_body::<_, C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(Arrays, &x, &w, &dy, dx_arg, &mut dw, &mut db);
         if with_dx {
-            assert!(want_dx.iter().all(|v| v.is_finite()), "reference left input gradients unset");
             assert_close(flat(&*dx), &want_dx);
-        } else {
-            assert!(flat(&*dx).iter().all(|v| v.is_nan()), "dx written although not asked for");
         }
         assert_close(flat(&*dw), &want_dw);
         assert_close(&db[..], &want_db);
@@ -523,15 +1117,40 @@ mod tests {
     }
 
     #[test]
+    fn backward_tf2_layers() {
+        check_backward::<1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 28, 28>(131, false);
+        check_backward::<32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14>(132, true);
+    }
+
+    #[test]
+    fn backward_stride_1_odd_shapes() {
+        check_backward::<3, 9, 11, 6, 3, 3, 1, 1, 1, 0, 9, 9>(133, true);
+        check_backward::<2, 5, 5, 10, 3, 3, 1, 1, 0, 0, 3, 3>(134, true);
+        check_backward::<2, 5, 7, 7, 3, 2, 1, 1, 1, 1, 1, 8>(135, true);
+        check_backward::<3, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1>(136, true);
+        check_backward::<2, 10, 10, 4, 3, 3, 1, 1, 0, 0, 5, 6>(137, true);
+        check_backward::<1, 4, 4, 2, 2, 2, 1, 1, 2, 2, 6, 6>(138, true);
+        check_backward::<4, 16, 16, 16, 8, 8, 1, 1, 3, 4, 16, 16>(139, true);
+    }
+
+    #[test]
+    fn backward_stride_1_too_large_for_the_stack_scratch() {
+        check_backward::<40, 32, 32, 2, 3, 3, 1, 1, 1, 1, 32, 32>(140, true);
+        check_backward::<1, 64, 64, 8, 3, 3, 1, 1, 1, 1, 64, 64>(141, true);
+    }
+
+    #[test]
     fn backward_known_numbers() {
         // One 2x2 filter over a 3x3 input, valid, with dy = 1 everywhere: every weight sees the
         // sum of the 2x2 block of x it slides over; dx counts how often w[u][v] covers a pixel.
-        let mut dx = [[[f32::NAN; 3]; 3]; 1];
-        let (mut dw, mut db) = ([[[[0.0; 2]; 2]; 1]; 1], [0.0]);
-        backward::<1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 2, 2>(&X3, &W2, &[[[1.0; 2]; 2]], Some(&mut dx), &mut dw, &mut db);
-        assert_eq!(dw, [[[[12.0, 16.0], [24.0, 28.0]]]]);
-        assert_eq!(db, [4.0]);
-        assert_eq!(dx, [[[1.0, 3.0, 2.0], [4.0, 10.0, 6.0], [3.0, 7.0, 4.0]]]);
+        for_each_isa(|_| {
+            let mut dx = [[[f32::NAN; 3]; 3]; 1];
+            let (mut dw, mut db) = ([[[[0.0; 2]; 2]; 1]; 1], [0.0]);
+            backward::<1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 2, 2>(&X3, &W2, &[[[1.0; 2]; 2]], Some(&mut dx), &mut dw, &mut db);
+            assert_eq!(dw, [[[[12.0, 16.0], [24.0, 28.0]]]]);
+            assert_eq!(db, [4.0]);
+            assert_eq!(dx, [[[1.0, 3.0, 2.0], [4.0, 10.0, 6.0], [3.0, 7.0, 4.0]]]);
+        });
     }
 
     /// The `f64` reference backward against central finite differences of the `f64` reference

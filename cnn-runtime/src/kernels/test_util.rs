@@ -1,5 +1,6 @@
 //! Helpers shared by the kernel tests: random tensors and approximate comparison.
 
+use crate::kernels::isa::{with_isa, Isa};
 use crate::rng::Rng;
 use crate::tensor::{flat_mut, zeroed_box, Tensor};
 
@@ -66,5 +67,14 @@ pub(crate) fn assert_gradient(what: &str, got: &[f64], want: &[f64]) {
     for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
         let tol = 1e-6 * w.abs().max(1e-2);
         assert!((g - w).abs() <= tol, "{what} element {k}: analytic {g}, finite differences {w}");
+    }
+}
+
+/// Runs `f` once on every kernel path this CPU has (see [`Isa::available`]), with the kernels on
+/// this thread forced to that path; prints the path first, so a failing test's output names it.
+pub(crate) fn for_each_isa(mut f: impl FnMut(Isa)) {
+    for isa in Isa::available() {
+        eprintln!("kernel path: {isa}");
+        with_isa(isa, || f(isa));
     }
 }
