@@ -7,7 +7,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::forward::forward;
-use crate::tokens::{lit, rt, shape_expr, tensor_type};
+use crate::tokens::{layer_expr, lit, rt, shape_expr, tensor_type};
 
 pub fn model(checked: &Checked, network: &Network) -> TokenStream {
     let rt = rt();
@@ -181,13 +181,16 @@ impl Consts {
         let rt = rt();
         let rows = network.layers().iter().map(|p| {
             let (name, kind) = (&p.name, p.layer.to_string());
-            let output = shape_expr(p.output);
+            let (input, output) = (shape_expr(p.input), shape_expr(p.output));
+            let layer = layer_expr(&p.layer);
             let (t, n) = (lit(p.trainable), lit(p.non_trainable));
             let m = proc_macro2::Literal::u64_unsuffixed(p.macs);
             quote! {
                 #rt::LayerInfo {
                     name: #rt::__private::Cow::Borrowed(#name),
                     kind: #rt::__private::Cow::Borrowed(#kind),
+                    layer: #layer,
+                    input: #input,
                     output: #output,
                     trainable: #t,
                     non_trainable: #n,

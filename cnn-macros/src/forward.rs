@@ -2,11 +2,11 @@
 //! each writing its own slice of the workspace. No per-element code is generated, so build time
 //! stays linear in the number of layers.
 
-use cnn_spec::{Activation, Layer, LayerPlan, Network, PoolKind};
-use proc_macro2::{Ident, Literal, TokenStream};
+use cnn_spec::{Layer, LayerPlan, Network, PoolKind};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::tokens::{lit, rt, tensor_type};
+use crate::tokens::{activation_call, kernel_generics, lit, rt, tensor_type};
 
 /// The generated statements and the workspace length they need.
 pub struct Forward {
@@ -76,91 +76,37 @@ fn allocate(out: &Ident, plan: &LayerPlan) -> TokenStream {
 fn layer_call(plan: &LayerPlan, x: &TokenStream, out: &Ident) -> TokenStream {
     let rt = rt();
     let k = quote!(#rt::kernels);
+    let g = kernel_generics(plan);
     let field = format_ident!("{}", plan.name);
+    let act = plan.layer.activation().map(|a| activation_call(a, quote!(#rt::tensor::flat_mut(#out))));
     match &plan.layer {
-        Layer::Conv2d { kernel, stride, activation, .. } => {
-            let (c, h, w) = image(plan.input);
-            let (f, oh, ow) = image(plan.output);
-            let (kh, kw, sh, sw) = (lit(kernel[0]), lit(kernel[1]), lit(stride[0]), lit(stride[1]));
-            let (pt, pl) = (lit(plan.pad.top), lit(plan.pad.left));
-            let act = activation.map(|a| activate(a, out));
-            quote! {
-                #k::conv2d::forward::<#c, #h, #w, #f, #kh, #kw, #sh, #sw, #pt, #pl, #oh, #ow>(
-                    #x, &self.#field.weight, &self.#field.bias, #out);
-                #act
-            }
-        }
-        Layer::Pool { kind, size, stride } => {
-            let (c, h, w) = image(plan.input);
-            let (_, oh, ow) = image(plan.output);
-            let (kh, kw, sh, sw) = (lit(size[0]), lit(size[1]), lit(stride[0]), lit(stride[1]));
-            let kernel = match kind {
-                PoolKind::Max => quote!(max_forward),
-                PoolKind::Avg => quote!(avg_forward),
-            };
-            quote!(#k::pool::#kernel::<#c, #h, #w, #kh, #kw, #sh, #sw, #oh, #ow>(#x, #out);)
-        }
-        Layer::Dense { activation, .. } => {
-            let (i, o) = (lit(plan.input.len()), lit(plan.output.len()));
-            let act = activation.map(|a| activate(a, out));
-            quote! {
-                #k::dense::forward::<#i, #o>(#x, &self.#field.weight, &self.#field.bias, #out);
-                #act
-            }
-        }
-        Layer::BatchNorm => {
-            let (c, s) = (lit(plan.input.channels()), lit(plan.input.spatial()));
-            quote! {
-                #k::batchnorm::forward_inference::<#c, #s>(
-                    #rt::tensor::reshape(#x),
-                    &self.#field.gamma, &self.#field.beta,
-                    &self.#field.running_mean, &self.#field.running_var,
-                    #k::batchnorm::EPS,
-                    #rt::tensor::reshape_mut(#out),
-                );
-            }
-        }
-        Layer::ZeroPad { .. } => {
-            let (c, h, w) = image(plan.input);
-            let (_, oh, ow) = image(plan.output);
-            let (pt, pl) = (lit(plan.pad.top), lit(plan.pad.left));
-            quote!(#k::zeropad::forward::<#c, #h, #w, #pt, #pl, #oh, #ow>(#x, #out);)
-        }
-        Layer::Activation(a) => {
-            let act = activate(*a, out);
-            quote! {
-                #rt::tensor::flat_mut(#out).copy_from_slice(#rt::tensor::flat(#x));
-                #act
-            }
-        }
+        Layer::Conv2d { .. } => quote! {
+            #k::conv2d::forward #g (#x, &self.#field.weight, &self.#field.bias, #out);
+            #act
+        },
+        Layer::Dense { .. } => quote! {
+            #k::dense::forward #g (#x, &self.#field.weight, &self.#field.bias, #out);
+            #act
+        },
+        Layer::Pool { kind: PoolKind::Max, .. } => quote!(#k::pool::max_forward #g (#x, #out);),
+        Layer::Pool { kind: PoolKind::Avg, .. } => quote!(#k::pool::avg_forward #g (#x, #out);),
+        Layer::BatchNorm => quote! {
+            #k::batchnorm::forward_inference #g (
+                #rt::tensor::reshape(#x),
+                &self.#field.gamma, &self.#field.beta,
+                &self.#field.running_mean, &self.#field.running_var,
+                #k::batchnorm::EPS,
+                #rt::tensor::reshape_mut(#out),
+            );
+        },
+        Layer::ZeroPad { .. } => quote!(#k::zeropad::forward #g (#x, #out);),
+        Layer::Activation(_) => quote! {
+            #rt::tensor::flat_mut(#out).copy_from_slice(#rt::tensor::flat(#x));
+            #act
+        },
         // Reached only when the input itself is flattened or dropped: copy it.
         Layer::Flatten | Layer::Dropout { .. } => {
             quote!(#rt::tensor::flat_mut(#out).copy_from_slice(#rt::tensor::flat(#x));)
         }
-    }
-}
-
-/// Applies `act` to `out` in place.
-fn activate(act: Activation, out: &Ident) -> TokenStream {
-    let rt = rt();
-    let k = quote!(#rt::kernels::activation);
-    let y = quote!(#rt::tensor::flat_mut(#out));
-    match act {
-        Activation::Relu => quote!(#k::relu(#y);),
-        Activation::Sigmoid => quote!(#k::sigmoid(#y);),
-        Activation::Tanh => quote!(#k::tanh(#y);),
-        Activation::Softmax => quote!(#k::softmax(#y);),
-        Activation::LeakyRelu { slope } => {
-            let slope = Literal::f32_suffixed(slope);
-            quote!(#k::leaky_relu(#y, #slope);)
-        }
-    }
-}
-
-fn image(shape: cnn_spec::Shape) -> (Literal, Literal, Literal) {
-    match shape {
-        cnn_spec::Shape::Image { c, h, w } => (lit(c), lit(h), lit(w)),
-        // The checker only lets image layers see images.
-        cnn_spec::Shape::Flat { n } => (lit(n), lit(1), lit(1)),
     }
 }

@@ -8,7 +8,7 @@ use cnn_spec::{Activation, Layer, LayerPlan, Network, PoolKind};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::tokens::{lit, rt, tensor_type};
+use crate::tokens::{activation_call, kernel_generics, lit, rt, tensor_type};
 
 /// The generated statements and the buffer sizes they need.
 pub struct Train {
@@ -122,17 +122,7 @@ fn input_of(i: usize) -> TokenStream {
 /// In-place activation of one sample `y`, unless it is the final softmax fused into the loss.
 fn activate(act: Option<Activation>, is_last: bool) -> TokenStream {
     let Some(act) = act else { return quote!() };
-    let call = match act {
-        Activation::Relu => quote!(k::activation::relu(t::flat_mut(y));),
-        Activation::Sigmoid => quote!(k::activation::sigmoid(t::flat_mut(y));),
-        Activation::Tanh => quote!(k::activation::tanh(t::flat_mut(y));),
-        Activation::Softmax => quote!(k::activation::softmax(t::flat_mut(y));),
-        Activation::LeakyRelu { slope } => {
-            let slope = Literal::f32_suffixed(slope);
-            quote!(k::activation::leaky_relu(t::flat_mut(y), #slope);)
-        }
-    };
-    skip_if_fused(act, is_last, call)
+    skip_if_fused(act, is_last, activation_call(act, quote!(t::flat_mut(y))))
 }
 
 /// Backward of the activation of one sample in place on `dy`, from its output `y`.
@@ -159,57 +149,11 @@ fn skip_if_fused(act: Activation, is_last: bool, call: TokenStream) -> TokenStre
     }
 }
 
-/// Const generic arguments of an image layer: `C, H, W` of its input and `OH, OW` of its output.
-fn dims(plan: &LayerPlan) -> (Literal, Literal, Literal, Literal, Literal) {
-    let (c, h, w) = image(plan.input);
-    let (_, oh, ow) = image(plan.output);
-    (c, h, w, oh, ow)
-}
-
-fn image(shape: cnn_spec::Shape) -> (Literal, Literal, Literal) {
-    match shape {
-        cnn_spec::Shape::Image { c, h, w } => (lit(c), lit(h), lit(w)),
-        cnn_spec::Shape::Flat { n } => (lit(n), lit(1), lit(1)),
-    }
-}
-
-/// The turbofish of a layer's kernels (forward and backward take the same sizes).
-fn generics(plan: &LayerPlan) -> TokenStream {
-    match &plan.layer {
-        Layer::Conv2d { kernel, stride, .. } => {
-            let (c, h, w, oh, ow) = dims(plan);
-            let f = lit(plan.output.channels());
-            let (kh, kw, sh, sw) = (lit(kernel[0]), lit(kernel[1]), lit(stride[0]), lit(stride[1]));
-            let (pt, pl) = (lit(plan.pad.top), lit(plan.pad.left));
-            quote!(::<#c, #h, #w, #f, #kh, #kw, #sh, #sw, #pt, #pl, #oh, #ow>)
-        }
-        Layer::Pool { size, stride, .. } => {
-            let (c, h, w, oh, ow) = dims(plan);
-            let (kh, kw, sh, sw) = (lit(size[0]), lit(size[1]), lit(stride[0]), lit(stride[1]));
-            quote!(::<#c, #h, #w, #kh, #kw, #sh, #sw, #oh, #ow>)
-        }
-        Layer::ZeroPad { .. } => {
-            let (c, h, w, oh, ow) = dims(plan);
-            let (pt, pl) = (lit(plan.pad.top), lit(plan.pad.left));
-            quote!(::<#c, #h, #w, #pt, #pl, #oh, #ow>)
-        }
-        Layer::Dense { .. } => {
-            let (i, o) = (lit(plan.input.len()), lit(plan.output.len()));
-            quote!(::<#i, #o>)
-        }
-        Layer::BatchNorm => {
-            let (c, s) = (lit(plan.input.channels()), lit(plan.input.spatial()));
-            quote!(::<#c, #s>)
-        }
-        _ => quote!(),
-    }
-}
-
 fn forward_layer(i: usize, plan: &LayerPlan, is_last: bool) -> TokenStream {
     let x = input_of(i);
     let a = act(i);
     let (tx, ty) = (tensor_type(plan.input), tensor_type(plan.output));
-    let g = generics(plan);
+    let g = kernel_generics(plan);
     let field = format_ident!("{}", plan.name);
     let each = |per_sample: TokenStream| {
         quote! {
@@ -268,7 +212,7 @@ fn backward_layer(i: usize, plan: &LayerPlan, is_last: bool, is_first_learned: b
     let a = act(i);
     let (tx, ty) = (tensor_type(plan.input), tensor_type(plan.output));
     let (lx, ly) = (lit(plan.input.len()), lit(plan.output.len()));
-    let g = generics(plan);
+    let g = kernel_generics(plan);
     let field = format_ident!("{}", plan.name);
     let dys = quote!(let dys: &mut [#ty] = t::batch_view_mut(&mut ga[..b * #ly]););
     let dxs = quote!(let dxs: &mut [#tx] = t::batch_view_mut(&mut gb[..b * #lx]););

@@ -24,7 +24,7 @@ pub mod tensor;
 pub mod train;
 pub mod workspace;
 
-pub use cnn_spec::{LayerInfo, Shape};
+pub use cnn_spec::{Activation, Layer, LayerInfo, Padding, PoolKind, Shape};
 pub use init::Init;
 pub use kernels::isa::{cpu_features, Isa};
 pub use layers::{BatchNormParams, Conv2dParams, DenseParams, ParamId, Params};

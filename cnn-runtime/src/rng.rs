@@ -4,6 +4,16 @@
 //! the library for the same seed, so the generator is spelled out here instead of depending on a
 //! crate whose output may change between releases.
 
+/// 2^64 / φ, the SplitMix64 increment.
+pub(crate) const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The SplitMix64 finaliser: a bijective scramble of 64 bits, used to derive seeds.
+pub(crate) fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Deterministic pseudo-random generator. Not for cryptography.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -15,11 +25,8 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         let mut x = seed;
         let mut next = || {
-            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            x = x.wrapping_add(GOLDEN);
+            mix64(x)
         };
         Rng { s: [next(), next(), next(), next()] }
     }

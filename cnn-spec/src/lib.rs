@@ -35,6 +35,6 @@ mod summary;
 pub use error::{Part, SpecError};
 pub use layer::{Activation, Layer, Padding, PoolKind};
 pub use network::{LayerPlan, Network};
-pub use rules::{Pad, MAX_ELEMENTS};
+pub use rules::{param_shapes, Pad, MAX_ELEMENTS};
 pub use shape::Shape;
 pub use summary::{group_thousands, summary, LayerInfo};

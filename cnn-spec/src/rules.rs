@@ -4,6 +4,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::error::{Part, SpecError};
@@ -35,6 +36,24 @@ pub(crate) struct Outcome {
     pub trainable: usize,
     pub non_trainable: usize,
     pub macs: u64,
+}
+
+/// The parameter tensors of `layer` on an `input`, with their shapes, in the order models visit
+/// them, named as in PyTorch's `state_dict`: convolution `weight [F, C, Kh, Kw]` and `bias [F]`,
+/// dense `weight [O, I]` and `bias [O]`, BatchNorm `weight`, `bias`, `running_mean`,
+/// `running_var`, each `[C]`. Layers without parameters have none.
+pub fn param_shapes(layer: &Layer, input: Shape) -> Vec<(&'static str, Vec<usize>)> {
+    match *layer {
+        Layer::Conv2d { filters, kernel, .. } => {
+            vec![("weight", vec![filters, input.channels(), kernel[0], kernel[1]]), ("bias", vec![filters])]
+        }
+        Layer::Dense { units, .. } => vec![("weight", vec![units, input.len()]), ("bias", vec![units])],
+        Layer::BatchNorm => ["weight", "bias", "running_mean", "running_var"]
+            .into_iter()
+            .map(|name| (name, vec![input.channels()]))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The rules that depend only on the layer's own numbers, not on its input.
@@ -280,6 +299,19 @@ fn checked_output(index: usize, layer: &Layer, output: Shape) -> Result<Shape, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_shapes_add_up_to_the_parameter_counts() {
+        let input = Shape::image(6, 12, 12);
+        for layer in [Layer::conv2d(16, [5, 3]), Layer::BatchNorm] {
+            let out = apply(&layer, 0, input, "the input is").unwrap_or_else(|_| panic!("{layer}"));
+            let total: usize = param_shapes(&layer, input).iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+            assert_eq!(total, out.trainable + out.non_trainable, "{layer}");
+        }
+        assert_eq!(param_shapes(&Layer::conv2d(16, [5, 3]), input)[0], ("weight", vec![16, 6, 5, 3]));
+        assert_eq!(param_shapes(&Layer::dense(10), Shape::flat(84))[0], ("weight", vec![10, 84]));
+        assert!(param_shapes(&Layer::Flatten, input).is_empty());
+    }
 
     #[test]
     fn same_padding_matches_keras_and_pytorch() {

@@ -4,6 +4,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use crate::layer::Layer;
 use crate::network::LayerPlan;
 use crate::shape::Shape;
 
@@ -14,6 +15,10 @@ pub struct LayerInfo<'a> {
     pub name: Cow<'a, str>,
     /// The layer as declared (`Conv2D 6@5x5 relu`).
     pub kind: Cow<'a, str>,
+    /// The layer itself, for code that needs its sizes (never parse `kind`).
+    pub layer: Layer,
+    /// Shape of one input sample.
+    pub input: Shape,
     /// Shape of one output sample.
     pub output: Shape,
     /// Trainable parameters.
@@ -29,6 +34,8 @@ impl LayerInfo<'_> {
         LayerInfo {
             name: Cow::Owned(plan.name.clone()),
             kind: Cow::Owned(plan.layer.to_string()),
+            layer: plan.layer.clone(),
+            input: plan.input,
             output: plan.output,
             trainable: plan.trainable,
             non_trainable: plan.non_trainable,

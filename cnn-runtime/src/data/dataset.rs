@@ -397,11 +397,7 @@ pub fn batch_inputs<T: Tensor>(images: &[f32]) -> Result<&[T], DataError> {
             T::LEN
         )));
     }
-    // SAFETY: `Tensor` guarantees that `T` has the size, alignment and layout of `[f32; T::LEN]`
-    // (every bit pattern valid), and arrays have no padding, so `[T; n]` is exactly
-    // `n · T::LEN` contiguous `f32`s; `images` holds that many, properly aligned for `f32`, and the
-    // returned slice borrows `images` immutably for its whole life.
-    Ok(unsafe { core::slice::from_raw_parts(images.as_ptr().cast::<T>(), images.len() / T::LEN) })
+    Ok(crate::tensor::batch_view(images))
 }
 
 #[cfg(test)]

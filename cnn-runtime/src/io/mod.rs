@@ -56,7 +56,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use cnn_spec::Shape;
+use cnn_spec::{Activation, Layer, LayerInfo, PoolKind, Shape};
 
 use crate::model::Model;
 
@@ -364,32 +364,19 @@ pub(crate) struct Layout {
     pub(crate) sequential: String,
 }
 
-/// The activation options of `Conv2D` and `Dense`, and the PyTorch module each becomes.
-const ACTIVATION_OPTIONS: [(&str, &str); 5] =
-    [("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("softmax", "Softmax"), ("leaky_relu", "LeakyReLU")];
-
-/// `[Kh, Kw]` of a `Conv2D F@KhxKw …` layer as `cnn_spec` displays it.
-fn conv_kernel(kind: &str) -> Option<[usize; 2]> {
-    let size = kind.split_whitespace().nth(1)?;
-    let (_, kernel) = size.split_once('@')?;
-    let (kh, kw) = kernel.split_once('x')?;
-    Some([kh.parse().ok()?, kw.parse().ok()?])
-}
-
-/// The PyTorch module of an activation option in `kind` (`Conv2D 6@5x5 relu` → `ReLU`), if any.
-fn fused_activation(kind: &str) -> Option<&'static str> {
-    let mut words = kind.split_whitespace();
-    if !matches!(words.next(), Some("Conv2D" | "Dense")) {
-        return None;
+/// The PyTorch module an activation becomes.
+fn torch_activation(a: Activation) -> &'static str {
+    match a {
+        Activation::Relu => "ReLU",
+        Activation::Sigmoid => "Sigmoid",
+        Activation::Tanh => "Tanh",
+        Activation::Softmax => "Softmax",
+        Activation::LeakyRelu { .. } => "LeakyReLU",
     }
-    words.find_map(|w| ACTIVATION_OPTIONS.iter().find(|(option, _)| *option == w).map(|(_, module)| *module))
 }
 
 struct Row<'a> {
-    name: &'a str,
-    kind: &'a str,
-    input: Shape,
-    output: Shape,
+    info: &'a LayerInfo<'static>,
     index: usize,
 }
 
@@ -399,36 +386,31 @@ pub(crate) fn layout<M: Model>(model: &M) -> Result<Layout, String> {
     let mut rows = Vec::with_capacity(M::LAYERS.len());
     let mut modules = Vec::new();
     let mut batchnorm_indices = Vec::new();
-    let mut input = M::INPUT_SHAPE;
     for info in M::LAYERS {
-        let (name, kind) = (&*info.name, &*info.kind);
         let index = modules.len();
-        let word = kind.split_whitespace().next().unwrap_or("");
-        let module = match word {
-            "Conv2D" => match conv_kernel(kind) {
-                Some([kh, kw]) => format!("Conv2d({}, {}, ({kh}, {kw}))", input.channels(), info.output.channels()),
-                None => return Err(format!("layer {name} is `{kind}`, which does not read as `Conv2D F@KhxKw`")),
-            },
-            "Dense" => format!("Linear({}, {})", input.len(), info.output.len()),
-            "BatchNorm" if matches!(input, Shape::Image { .. }) => {
-                batchnorm_indices.push(index);
-                format!("BatchNorm2d({})", input.channels())
+        let (input, output) = (info.input, info.output);
+        let module = match &info.layer {
+            Layer::Conv2d { kernel: [kh, kw], .. } => {
+                format!("Conv2d({}, {}, ({kh}, {kw}))", input.channels(), output.channels())
             }
-            "BatchNorm" => {
+            Layer::Dense { .. } => format!("Linear({}, {})", input.len(), output.len()),
+            Layer::BatchNorm => {
                 batchnorm_indices.push(index);
-                format!("BatchNorm1d({})", input.channels())
+                let d = if matches!(input, Shape::Image { .. }) { 2 } else { 1 };
+                format!("BatchNorm{d}d({})", input.channels())
             }
-            "MaxPool" => "MaxPool2d".into(),
-            "AvgPool" => "AvgPool2d".into(),
-            "ZeroPad" => "ZeroPad2d".into(),
-            other => other.into(),
+            Layer::Pool { kind: PoolKind::Max, .. } => "MaxPool2d".into(),
+            Layer::Pool { kind: PoolKind::Avg, .. } => "AvgPool2d".into(),
+            Layer::ZeroPad { .. } => "ZeroPad2d".into(),
+            Layer::Activation(a) => torch_activation(*a).into(),
+            other => other.type_name().into(),
         };
         modules.push(format!("{index}: {module}"));
-        if let Some(activation) = fused_activation(kind) {
-            modules.push(format!("{}: {activation}", index + 1));
+        // A fused activation option is a module of its own in PyTorch.
+        if let Layer::Conv2d { activation: Some(a), .. } | Layer::Dense { activation: Some(a), .. } = &info.layer {
+            modules.push(format!("{}: {}", index + 1, torch_activation(*a)));
         }
-        rows.push(Row { name, kind, input, output: info.output, index });
-        input = info.output;
+        rows.push(Row { info, index });
     }
 
     let mut tensors = Vec::new();
@@ -437,24 +419,15 @@ pub(crate) fn layout<M: Model>(model: &M) -> Result<Layout, String> {
         if problem.is_some() {
             return;
         }
-        let Some(row) = rows.iter().find(|r| r.name == id.layer) else {
+        let Some(row) = rows.iter().find(|r| r.info.name == id.layer) else {
             problem = Some(format!("parameter `{}.{}` belongs to no layer of the table", id.layer, id.tensor));
             return;
         };
-        let word = row.kind.split_whitespace().next().unwrap_or("");
-        let shape = match (word, id.tensor) {
-            ("Conv2D", "weight") => match conv_kernel(row.kind) {
-                Some([kh, kw]) => vec![row.output.channels(), row.input.channels(), kh, kw],
-                None => vec![],
-            },
-            ("Dense", "weight") => vec![row.output.len(), row.input.len()],
-            ("Conv2D" | "Dense", "bias") | ("BatchNorm", "weight" | "bias" | "running_mean" | "running_var") => {
-                vec![row.output.channels()]
-            }
-            _ => {
-                problem = Some(format!("layer {} (`{}`) has an unknown tensor `{}`", row.name, row.kind, id.tensor));
-                return;
-            }
+        let shapes = cnn_spec::param_shapes(&row.info.layer, row.info.input);
+        let Some((_, shape)) = shapes.into_iter().find(|(name, _)| *name == id.tensor) else {
+            problem =
+                Some(format!("layer {} (`{}`) has an unknown tensor `{}`", row.info.name, row.info.kind, id.tensor));
+            return;
         };
         let len = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         if len != Some(values.len()) {
@@ -462,7 +435,7 @@ pub(crate) fn layout<M: Model>(model: &M) -> Result<Layout, String> {
                 "`{}.{}` of layer `{}` holds {} values, which is not the shape {}",
                 id.layer,
                 id.tensor,
-                row.kind,
+                row.info.kind,
                 values.len(),
                 fmt_shape(&shape)
             ));
@@ -483,20 +456,6 @@ pub(crate) fn layout<M: Model>(model: &M) -> Result<Layout, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn io_reads_conv_kernels_and_fused_activations_from_layer_text() {
-        assert_eq!(conv_kernel("Conv2D 6@5x5 padding 2 relu"), Some([5, 5]));
-        assert_eq!(conv_kernel("Conv2D 8@3x5 stride 2x1"), Some([3, 5]));
-        assert_eq!(conv_kernel("Conv2D 6@5"), None);
-        assert_eq!(conv_kernel("Dense 10"), None);
-        assert_eq!(fused_activation("Conv2D 6@5x5 padding same relu"), Some("ReLU"));
-        assert_eq!(fused_activation("Conv2D 8@3x5 stride 2x1 padding 1x2 leaky_relu 0.2"), Some("LeakyReLU"));
-        assert_eq!(fused_activation("Dense 10 softmax"), Some("Softmax"));
-        assert_eq!(fused_activation("Dense 10"), None);
-        assert_eq!(fused_activation("ReLU"), None);
-        assert_eq!(fused_activation("Conv2D 6@5x5 padding same"), None);
-    }
 
     #[test]
     fn io_error_messages_name_the_file_the_problem_and_the_fix() {
