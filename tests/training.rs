@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use cnn::runtime::data::{Dataset, Mnist, Normalize};
 use cnn::runtime::loss::Loss;
 use cnn::runtime::optim::{Adam, Sgd};
-use cnn::runtime::train::{evaluate, Fit, FitError, TrainError, Trainer};
+use cnn::runtime::train::{evaluate, predict, Fit, FitError, TrainError, Trainer};
 use cnn::zoo::{KerasLeNet5, LeNet5};
 use cnn::{Init, Model};
 
@@ -36,6 +36,10 @@ fn lenet5_learns_on_a_subset_of_mnist() {
         "two epochs on 8,000 images must reach 92% on the 10,000 test images (PyTorch: 94.8%), got {after}"
     );
     assert!(history.epochs[1].loss < history.epochs[0].loss, "{:?}", history.epochs);
+    // predict gives the classes behind that accuracy.
+    let classes = predict(&model, test.images_as().unwrap());
+    let right = classes.iter().zip(test.labels()).filter(|(c, l)| **c == usize::from(**l)).count();
+    assert_eq!(right as f64 / test.len() as f64, after);
 }
 
 #[test]
