@@ -151,4 +151,7 @@ pub mod zoo;
 
 pub use cnn_macros::cnn;
 pub use cnn_runtime as runtime;
-pub use cnn_runtime::{BatchNormParams, Conv2dParams, DenseParams, Init, LayerInfo, Model, ParamId, Shape, Workspace};
+/// The dynamic runtime (feature `dynamic`): the same networks built at run time, on ndarray.
+#[cfg(feature = "dynamic")]
+pub use cnn_runtime::dynamic;
+pub use cnn_runtime::{BatchNormParams, Conv2dParams, DenseParams, Init, LayerInfo, Model, ParamId, Shape, Trainable, Workspace};

@@ -118,11 +118,11 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
                 #(#visit_pair)*
             }
 
-            fn visit_params(&self, f: &mut dyn FnMut(#rt::ParamId, &[f32])) {
+            fn visit_params(&self, f: &mut dyn FnMut(#rt::ParamId<'_>, &[f32])) {
                 #(#visit)*
             }
 
-            fn visit_params_mut(&mut self, f: &mut dyn FnMut(#rt::ParamId, &mut [f32])) {
+            fn visit_params_mut(&mut self, f: &mut dyn FnMut(#rt::ParamId<'_>, &mut [f32])) {
                 #(#visit_mut)*
             }
         }

@@ -56,8 +56,8 @@ pub fn stub(checked: &Checked, error: &syn::Error) -> TokenStream {
             ) {
             }
             fn visit_pairs(&mut self, _: &Self, _: &mut #rt::layers::PairVisitor<'_>) {}
-            fn visit_params(&self, _: &mut dyn FnMut(#rt::ParamId, &[f32])) {}
-            fn visit_params_mut(&mut self, _: &mut dyn FnMut(#rt::ParamId, &mut [f32])) {}
+            fn visit_params(&self, _: &mut dyn FnMut(#rt::ParamId<'_>, &[f32])) {}
+            fn visit_params_mut(&mut self, _: &mut dyn FnMut(#rt::ParamId<'_>, &mut [f32])) {}
         }
     }
 }

@@ -4,13 +4,17 @@
 //! - [`kernels`]: one file per layer kind, forward kernels with compile-time sizes, each checked
 //!   against a plain reference implementation.
 //! - [`layers`]: the parameter tensors of the layers that hold weights.
-//! - [`model`]: the [`Model`] trait.
+//! - [`model`]: the [`Model`] trait; [`Trainable`]: any model seen through flat batches (what
+//!   training and weight files use).
+//! - `dynamic` (feature `dynamic`): the same networks built at run time, on ndarray.
 //! - [`tensor`]: nested `f32` arrays as flat slices and back.
 #![warn(missing_docs)]
 
 extern crate alloc;
 
 pub mod data;
+#[cfg(feature = "dynamic")]
+pub mod dynamic;
 mod fsutil;
 pub mod init;
 pub mod io;
@@ -22,6 +26,7 @@ pub mod optim;
 pub mod rng;
 pub mod tensor;
 pub mod train;
+mod trainable;
 pub mod workspace;
 
 pub use cnn_spec::{Activation, Layer, LayerInfo, Padding, PoolKind, Shape};
@@ -30,6 +35,7 @@ pub use kernels::isa::{cpu_features, Isa};
 pub use layers::{BatchNormParams, Conv2dParams, DenseParams, ParamId, Params};
 pub use model::Model;
 pub use rng::Rng;
+pub use trainable::Trainable;
 pub use workspace::Workspace;
 
 /// Items generated code needs that users never name.

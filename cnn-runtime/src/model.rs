@@ -84,10 +84,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn visit_pairs(&mut self, other: &Self, f: &mut PairVisitor<'_>);
 
     /// Calls `f` with every parameter tensor, in declaration order.
-    fn visit_params(&self, f: &mut dyn FnMut(ParamId, &[f32]));
+    fn visit_params(&self, f: &mut dyn FnMut(ParamId<'_>, &[f32]));
 
     /// Calls `f` with every parameter tensor, mutably, in declaration order.
-    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamId, &mut [f32]));
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamId<'_>, &mut [f32]));
 
     /// Scratch memory for [`Model::forward_with`] and [`Model::forward_batch_with`].
     fn workspace() -> Workspace {

@@ -50,14 +50,14 @@ impl<const C: usize> Params for BatchNormParams<C> {
     }
 
     // PyTorch's state_dict names: weight (gamma), bias (beta), running_mean, running_var.
-    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
+    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId<'_>, &[f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, &*self.gamma);
         f(ParamId { layer, tensor: "bias", trainable: true }, &*self.beta);
         f(ParamId { layer, tensor: "running_mean", trainable: false }, &*self.running_mean);
         f(ParamId { layer, tensor: "running_var", trainable: false }, &*self.running_var);
     }
 
-    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
+    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId<'_>, &mut [f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, &mut *self.gamma);
         f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.beta);
         f(ParamId { layer, tensor: "running_mean", trainable: false }, &mut *self.running_mean);

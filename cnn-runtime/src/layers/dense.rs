@@ -33,12 +33,12 @@ impl<const I: usize, const O: usize> Params for DenseParams<I, O> {
         f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias, &*other.bias);
     }
 
-    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
+    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId<'_>, &[f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, flat(&*self.weight));
         f(ParamId { layer, tensor: "bias", trainable: true }, &*self.bias);
     }
 
-    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
+    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId<'_>, &mut [f32])) {
         f(ParamId { layer, tensor: "weight", trainable: true }, flat_mut(&mut *self.weight));
         f(ParamId { layer, tensor: "bias", trainable: true }, &mut *self.bias);
     }

@@ -11,9 +11,9 @@ pub use dense::DenseParams;
 
 /// Names one parameter tensor of a model, for generic code such as optimisers and serialisers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParamId {
+pub struct ParamId<'a> {
     /// The layer's field name (`conv1`).
-    pub layer: &'static str,
+    pub layer: &'a str,
     /// The tensor's name within the layer (`weight`, `bias`, `running_mean`, …), as in PyTorch.
     pub tensor: &'static str,
     /// False for statistics kept but not trained (BatchNorm's running mean and variance).
@@ -22,7 +22,7 @@ pub struct ParamId {
 
 /// A visitor of parameter tensors in pairs: a tensor of one model (mutable) beside the same tensor
 /// of another (a gradient, say).
-pub type PairVisitor<'a> = dyn FnMut(ParamId, &mut [f32], &[f32]) + 'a;
+pub type PairVisitor<'a> = dyn FnMut(ParamId<'_>, &mut [f32], &[f32]) + 'a;
 
 /// A layer's parameter tensors, visited in a fixed order.
 pub trait Params: Sized {
@@ -31,7 +31,7 @@ pub trait Params: Sized {
     /// Calls `f` with each tensor of `self` beside the same tensor of `other`.
     fn visit_pair(&mut self, other: &Self, layer: &'static str, f: &mut PairVisitor<'_>);
     /// Calls `f` with each tensor of the layer named `layer`.
-    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32]));
+    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId<'_>, &[f32]));
     /// Calls `f` with each tensor of the layer named `layer`, mutably.
-    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32]));
+    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId<'_>, &mut [f32]));
 }

@@ -40,14 +40,21 @@ impl TrainState {
         grow(&mut self.grad_a, batch * max_len);
         grow(&mut self.grad_b, batch * max_len);
         grow(&mut self.saved, saved);
-        self.steps += 1;
+        let dropout_seed = self.next_dropout_seed();
         Buffers {
             acts: &mut self.acts[..batch * per_sample],
             grad_a: &mut self.grad_a[..batch * max_len],
             grad_b: &mut self.grad_b[..batch * max_len],
             saved: &mut self.saved[..saved],
-            dropout_seed: mix(self.seed, self.steps),
+            dropout_seed,
         }
+    }
+
+    /// Starts the next step and gives the seed of its dropout masks: what [`buffers`](Self::buffers)
+    /// does, for models that keep their own buffers (the dynamic runtime's).
+    pub fn next_dropout_seed(&mut self) -> u64 {
+        self.steps += 1;
+        mix(self.seed, self.steps)
     }
 }
 

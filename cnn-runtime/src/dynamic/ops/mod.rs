@@ -1,0 +1,1 @@
+//! Forward and backward of each layer kind on ndarray batches (NCHW).
