@@ -11,7 +11,7 @@ use cnn::runtime::kernels::reference::{self as r, BatchNormArgs, Conv2dDims, Poo
 use cnn::runtime::tensor::{flat, flat_mut, zeroed};
 use cnn::runtime::Rng;
 use cnn::zoo::{KerasLeNet5, LeNet5, LeNet5BatchNorm, Tf2Net};
-use cnn::{Init, Model, ParamId};
+use cnn::{Init, Model};
 use cnn_spec::{Activation, Layer, LayerPlan, Network, PoolKind, Shape};
 
 // ---------------------------------------------------------------------------------------------
@@ -76,13 +76,14 @@ fn random_input<M: Model>(rng: &mut Rng) -> M::Input {
 
 /// The model's parameter tensors, handed out in visiting order to the layer that asks for them.
 struct Tensors<'a> {
-    rest: std::slice::Iter<'a, (ParamId, Vec<f32>)>,
+    rest: std::slice::Iter<'a, (String, &'static str, Vec<f32>)>,
 }
 
 impl<'a> Tensors<'a> {
     fn take(&mut self, layer: &str, tensor: &str) -> &'a [f32] {
-        let (id, values) = self.rest.next().unwrap_or_else(|| panic!("no tensor left for {layer}.{tensor}"));
-        assert_eq!((id.layer, id.tensor), (layer, tensor), "parameter tensors out of layer order");
+        let (id_layer, id_tensor, values) =
+            self.rest.next().unwrap_or_else(|| panic!("no tensor left for {layer}.{tensor}"));
+        assert_eq!((id_layer.as_str(), *id_tensor), (layer, tensor), "parameter tensors out of layer order");
         values
     }
 }
@@ -111,7 +112,7 @@ fn activate(act: Activation, y: &mut [f32]) {
 }
 
 /// The forward pass of `network` over the flat sample `x`, with the reference kernels only.
-fn interpret(network: &Network, params: &[(ParamId, Vec<f32>)], x: &[f32]) -> Vec<f32> {
+fn interpret(network: &Network, params: &[(String, &'static str, Vec<f32>)], x: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), network.input().len(), "input length");
     let mut tensors = Tensors { rest: params.iter() };
     let mut a = x.to_vec();
@@ -219,7 +220,7 @@ fn check<M: Model>(seed: u64) -> Network {
     let mut model = M::with_init(Init::PyTorch, seed);
     randomise(&mut model, &network, &mut rng);
     let mut params = Vec::new();
-    model.visit_params(&mut |id, values| params.push((id, values.to_vec())));
+    model.visit_params(&mut |id, values| params.push((id.layer.to_owned(), id.tensor, values.to_vec())));
 
     let inputs: Vec<M::Input> = (0..3).map(|_| random_input::<M>(&mut rng)).collect();
     let outputs: Vec<M::Output> = inputs.iter().map(|x| model.forward(x)).collect();

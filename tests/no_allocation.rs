@@ -1,6 +1,7 @@
 //! A training step allocates nothing after warm-up: a counting global allocator proves it. (Its own
 //! test binary, so that no other test allocates while it counts.)
 
+use cnn::runtime::tensor::batch_flat;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,12 +42,12 @@ fn a_training_step_allocates_nothing_after_warm_up() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     pool.install(|| {
         let mut model = LeNet5::new(0);
-        let mut trainer = Trainer::<LeNet5>::new(2, 0);
+        let mut trainer = Trainer::new(&model, 2, 0);
         let mut optimizer = Adam::new(1e-3);
         let mut step = |k: usize, model: &mut LeNet5| {
             let batch = 64 * k..64 * (k + 1);
             trainer
-                .step(model, &xs[batch.clone()], &train.labels()[batch], Loss::CrossEntropy, &mut optimizer)
+                .step(model, batch_flat(&xs[batch.clone()]), &train.labels()[batch], Loss::CrossEntropy, &mut optimizer)
                 .unwrap();
         };
         step(0, &mut model); // warm-up: buffers and optimizer state are allocated here

@@ -24,6 +24,7 @@
 //! lr = 1e-3 in a direction set by the noise: after the Adam step, those biases are only checked to
 //! have moved by at most lr, on both sides.
 
+use cnn::runtime::tensor::batch_flat;
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
@@ -210,9 +211,10 @@ fn steps_match<M: Model<Input = Image>>(
     let f = fixtures();
     let init: M = load(&format!("{name}_init"));
     let mut model: M = load(&format!("{name}_init"));
-    let mut trainer = Trainer::<M>::new(1, 0);
+    let mut trainer = Trainer::new(&model, 1, 0);
     for b in 0..batches {
-        let stats = trainer.step(&mut model, &f.images[b], &f.labels[b], Loss::CrossEntropy, optimizer).unwrap();
+        let stats =
+            trainer.step(&mut model, batch_flat(&f.images[b]), &f.labels[b], Loss::CrossEntropy, optimizer).unwrap();
         let loss = (stats.loss_sum / stats.samples as f64) as f32;
         assert_loss(&format!("{name} {run} step {b}"), loss, f.losses[&(format!("{name}_{run}"), b)]);
     }

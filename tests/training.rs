@@ -1,6 +1,7 @@
 //! Training, for real but short: LeNet-5 learns on a subset of MNIST; the same seed and thread
 //! count give the same weights; divergence stops with the last good weights.
 
+use cnn::runtime::tensor::batch_flat;
 use std::path::PathBuf;
 
 use cnn::runtime::data::{Dataset, Mnist, Normalize};
@@ -37,7 +38,7 @@ fn lenet5_learns_on_a_subset_of_mnist() {
     );
     assert!(history.epochs[1].loss < history.epochs[0].loss, "{:?}", history.epochs);
     // predict gives the classes behind that accuracy.
-    let classes = predict(&model, test.images_as().unwrap());
+    let classes = predict(&model, test.images());
     let right = classes.iter().zip(test.labels()).filter(|(c, l)| **c == usize::from(**l)).count();
     assert_eq!(right as f64 / test.len() as f64, after);
 }
@@ -61,14 +62,19 @@ fn divergence_stops_training_and_keeps_the_last_good_weights() {
     let train = Dataset::new(mnist.train(), Normalize::UNIT).unwrap().subset(256);
     let xs = train.images_as::<<KerasLeNet5 as Model>::Input>().unwrap();
     let mut model = KerasLeNet5::new(0);
-    let mut trainer = Trainer::<KerasLeNet5>::new(1, 0);
+    let mut trainer = Trainer::new(&model, 1, 0);
     let mut optimizer = Sgd::new(1e38);
     let mut result = Ok(Default::default());
     let mut last_good = weights(&model);
     for k in 0..8 {
         let batch = 32 * k..32 * (k + 1);
-        result =
-            trainer.step(&mut model, &xs[batch.clone()], &train.labels()[batch], Loss::CrossEntropy, &mut optimizer);
+        result = trainer.step(
+            &mut model,
+            batch_flat(&xs[batch.clone()]),
+            &train.labels()[batch],
+            Loss::CrossEntropy,
+            &mut optimizer,
+        );
         if result.is_err() {
             break;
         }

@@ -289,17 +289,21 @@ impl Dataset {
 
     /// Checks that `T` (a model's `Input`, such as `[[[f32; 28]; 28]; 1]`) holds exactly one image.
     pub fn check_input<T: Tensor>(&self) -> Result<(), DataError> {
-        if T::LEN == self.image_len() {
+        self.check_input_len(T::LEN)
+    }
+
+    /// Checks that a model input of `len` numbers per sample holds exactly one image.
+    pub fn check_input_len(&self, len: usize) -> Result<(), DataError> {
+        if len == self.image_len() {
             return Ok(());
         }
         let [c, h, w] = self.shape;
         let mut msg = format!(
-            "the model's input holds {} numbers per sample but this data set's images are {c}x{h}x{w} = {}",
-            T::LEN,
+            "the model's input holds {len} numbers per sample but this data set's images are {c}x{h}x{w} = {}",
             self.image_len()
         );
         let padded = |p: usize| c.checked_mul(h.checked_add(2 * p)?)?.checked_mul(w.checked_add(2 * p)?);
-        match (1..=64).find(|&p| padded(p) == Some(T::LEN)) {
+        match (1..=64).find(|&p| padded(p) == Some(len)) {
             Some(p) => msg += &format!("; pad the data set with pad({p}) to make them {c}x{}x{}", h + 2 * p, w + 2 * p),
             None => msg += "; use a model whose input shape is the images' shape",
         }

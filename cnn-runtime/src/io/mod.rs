@@ -9,8 +9,8 @@
 //!   the `nn.Sequential` twin of the network.
 //!
 //! ```no_run
-//! # use cnn_runtime::Model;
-//! # fn demo<M: Model>(model: &mut M) -> Result<(), cnn_runtime::io::WeightsError> {
+//! # use cnn_runtime::Trainable;
+//! # fn demo<M: Trainable>(model: &mut M) -> Result<(), cnn_runtime::io::WeightsError> {
 //! use std::path::Path;
 //!
 //! cnn_runtime::io::save(model, Path::new("lenet5.safetensors"))?;
@@ -32,8 +32,8 @@
 //! |---|---|
 //! | `format` | `cnn` |
 //! | `version` | `1` |
-//! | `model` | the struct's name ([`Model::NAME`]), for messages |
-//! | `declaration` | the canonical layer list ([`Model::DECLARATION`]); [`load`] requires it to match |
+//! | `model` | the struct's name ([`Trainable::name`]), for messages |
+//! | `declaration` | the canonical layer list ([`Trainable::declaration`]); [`load`] requires it to match |
 //!
 //! Tensors are named as PyTorch's `state_dict` would name the model's fields: `conv1.weight`,
 //! `conv1.bias`, `dense1.weight`, `batchnorm1.weight` (gamma), `batchnorm1.bias` (beta),
@@ -58,7 +58,7 @@ use std::path::{Path, PathBuf};
 
 use cnn_spec::{Activation, Layer, LayerInfo, PoolKind, Shape};
 
-use crate::model::Model;
+use crate::trainable::Trainable;
 
 pub(crate) mod json;
 mod pytorch;
@@ -141,9 +141,9 @@ pub enum WeightsErrorKind {
         /// The `declaration` metadata of the file.
         file_declaration: String,
         /// The name of the model being loaded.
-        model: &'static str,
+        model: String,
         /// The declaration of the model being loaded.
-        declaration: &'static str,
+        declaration: String,
     },
     /// The file's tensors are not those the model holds.
     Tensors {
@@ -380,13 +380,14 @@ struct Row<'a> {
     index: usize,
 }
 
-/// The stored layout of `model`'s parameters: shapes from the layer table (`M::LAYERS`), checked
+/// The stored layout of `model`'s parameters: shapes from the layer table (`layer_infos`), checked
 /// against the tensors `visit_params` gives.
-pub(crate) fn layout<M: Model>(model: &M) -> Result<Layout, String> {
-    let mut rows = Vec::with_capacity(M::LAYERS.len());
+pub(crate) fn layout<M: Trainable>(model: &M) -> Result<Layout, String> {
+    let infos = model.layer_infos();
+    let mut rows = Vec::with_capacity(infos.len());
     let mut modules = Vec::new();
     let mut batchnorm_indices = Vec::new();
-    for info in M::LAYERS {
+    for info in infos.iter() {
         let index = modules.len();
         let (input, output) = (info.input, info.output);
         let module = match &info.layer {
@@ -464,8 +465,8 @@ mod tests {
             WeightsErrorKind::Architecture {
                 file_model: "Tf2Net".into(),
                 file_declaration: "input 1@28x28, Conv2D 32@5x5 padding same relu".into(),
-                model: "LeNet5",
-                declaration: "input 1@28x28, Conv2D 6@5x5 padding 2 relu",
+                model: "LeNet5".into(),
+                declaration: "input 1@28x28, Conv2D 6@5x5 padding 2 relu".into(),
             },
         );
         assert_eq!(

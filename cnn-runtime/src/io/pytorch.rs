@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::safetensors::{fill, parse, read, FORMAT};
 use super::{layout, WeightsError, WeightsErrorKind};
-use crate::model::Model;
+use crate::trainable::Trainable;
 
 /// Loads into `model` the weights of its PyTorch twin, saved with
 /// `safetensors.torch.save_file(net.state_dict(), path)`.
@@ -32,17 +32,17 @@ use crate::model::Model;
 /// tensor that is not F32 ([`WeightsErrorKind::Dtype`]), or tensors that are not those of the
 /// expected `nn.Sequential` ([`WeightsErrorKind::Tensors`], which names the missing, unexpected and
 /// misshapen keys and the layout that was expected).
-pub fn load_pytorch<M: Model>(model: &mut M, path: &Path) -> Result<(), WeightsError> {
+pub fn load_pytorch<M: Trainable>(model: &mut M, path: &Path) -> Result<(), WeightsError> {
     let bytes = read(path)?;
     load_bytes(model, &bytes).map_err(|kind| WeightsError::new(path, kind))
 }
 
-fn load_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), WeightsErrorKind> {
+fn load_bytes<M: Trainable>(model: &mut M, bytes: &[u8]) -> Result<(), WeightsErrorKind> {
     let file = parse(bytes)?;
     if file.meta("format") == Some(FORMAT) && file.meta("declaration").is_some() {
         return Err(WeightsErrorKind::CnnFile);
     }
-    let layout = layout(model).map_err(|p| WeightsErrorKind::Model(format!("model {}: {p}", M::NAME)))?;
+    let layout = layout(model).map_err(|p| WeightsErrorKind::Model(format!("model {}: {p}", model.name())))?;
     let counters: Vec<String> = layout.batchnorm_indices.iter().map(|i| format!("{i}.num_batches_tracked")).collect();
     for e in &file.entries {
         let counter = counters.contains(&e.name);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::json::{self, Value};
 use super::{layout, Layout, ShapeMismatch, WeightsError, WeightsErrorKind};
-use crate::model::Model;
+use crate::trainable::Trainable;
 
 /// The largest header accepted (the limit of the reference implementation).
 pub(crate) const MAX_HEADER_LEN: u64 = 100_000_000;
@@ -279,8 +279,8 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, WeightsError> {
     std::fs::read(path).map_err(|e| WeightsError::new(path, WeightsErrorKind::Read(e)))
 }
 
-fn model_error<M: Model>(problem: String) -> WeightsErrorKind {
-    WeightsErrorKind::Model(format!("model {}: {problem}", M::NAME))
+fn model_error(model: &str, problem: String) -> WeightsErrorKind {
+    WeightsErrorKind::Model(format!("model {model}: {problem}"))
 }
 
 /// Saves every parameter tensor of `model` (BatchNorm running statistics included) to a
@@ -293,14 +293,15 @@ fn model_error<M: Model>(problem: String) -> WeightsErrorKind {
 ///
 /// # Errors
 /// [`WeightsErrorKind::Write`] when the file cannot be written.
-pub fn save<M: Model>(model: &M, path: &Path) -> Result<(), WeightsError> {
+pub fn save<M: Trainable>(model: &M, path: &Path) -> Result<(), WeightsError> {
     let err = |kind| WeightsError::new(path, kind);
-    let Layout { tensors: specs, .. } = layout(model).map_err(|p| err(model_error::<M>(p)))?;
+    let Layout { tensors: specs, .. } = layout(model).map_err(|p| err(model_error(model.name(), p)))?;
     let mut values: Vec<Vec<f32>> = Vec::with_capacity(specs.len());
     model.visit_params(&mut |_, v| values.push(v.to_vec()));
     let tensors: Vec<(&str, &[usize], &[f32])> =
         specs.iter().zip(&values).map(|(s, v)| (s.name.as_str(), s.shape.as_slice(), v.as_slice())).collect();
-    let metadata = [("format", FORMAT), ("version", VERSION), ("model", M::NAME), ("declaration", M::DECLARATION)];
+    let metadata =
+        [("format", FORMAT), ("version", VERSION), ("model", model.name()), ("declaration", model.declaration())];
     let bytes = encode(&metadata, &tensors);
     crate::fsutil::write_atomic(path, &bytes).map_err(|e| err(WeightsErrorKind::Write(e)))
 }
@@ -310,19 +311,19 @@ pub fn save<M: Model>(model: &M, path: &Path) -> Result<(), WeightsError> {
 ///
 /// The whole file is checked before anything is copied, so on error the model is unchanged: the
 /// safetensors structure (header length, JSON, dtypes, offsets, data length), then that its
-/// `declaration` metadata is the model's [`Model::DECLARATION`] (a file saved from another
+/// `declaration` metadata is the model's [`Trainable::declaration`] (a file saved from another
 /// network is refused, naming both), then that it holds every tensor of the model, each with
 /// its shape, and nothing else.
 ///
 /// # Errors
 /// A [`WeightsError`] whose [`kind`](WeightsError::kind) says what is wrong; for a file written by
 /// PyTorch, [`WeightsErrorKind::NotCnnFile`] (use [`load_pytorch`](super::load_pytorch)).
-pub fn load<M: Model>(model: &mut M, path: &Path) -> Result<(), WeightsError> {
+pub fn load<M: Trainable>(model: &mut M, path: &Path) -> Result<(), WeightsError> {
     let bytes = read(path)?;
     load_bytes(model, &bytes).map_err(|kind| WeightsError::new(path, kind))
 }
 
-fn load_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), WeightsErrorKind> {
+fn load_bytes<M: Trainable>(model: &mut M, bytes: &[u8]) -> Result<(), WeightsErrorKind> {
     let file = parse(bytes)?;
     let Some(declaration) = file.meta("declaration") else {
         return Err(WeightsErrorKind::NotCnnFile { format: file.meta("format").map(str::to_owned) });
@@ -334,18 +335,18 @@ fn load_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), WeightsErrorK
         Some(VERSION) => {}
         other => return Err(WeightsErrorKind::Version { found: other.unwrap_or("(none)").to_owned() }),
     }
-    if declaration != M::DECLARATION {
+    if declaration != model.declaration() {
         return Err(WeightsErrorKind::Architecture {
             file_model: file.meta("model").unwrap_or("unnamed").to_owned(),
             file_declaration: declaration.to_owned(),
-            model: M::NAME,
-            declaration: M::DECLARATION,
+            model: model.name().to_owned(),
+            declaration: model.declaration().to_owned(),
         });
     }
     if let Some(e) = file.entries.iter().find(|e| e.dtype != "F32") {
         return Err(WeightsErrorKind::Dtype { tensor: e.name.clone(), dtype: e.dtype.clone(), expected: "F32" });
     }
-    let layout = layout(model).map_err(model_error::<M>)?;
+    let layout = layout(model).map_err(|p| model_error(model.name(), p))?;
     let names: Vec<(&str, &[usize])> = layout.tensors.iter().map(|t| (t.name.as_str(), t.shape.as_slice())).collect();
     fill(model, &file, &names, &[], None)
 }
@@ -353,7 +354,7 @@ fn load_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), WeightsErrorK
 /// Checks that `file` holds exactly the tensors `wanted` (file name, shape; in `visit_params`
 /// order) besides the names in `ignored`, then copies them into `model`. Nothing is copied unless
 /// every check passes.
-pub(crate) fn fill<M: Model>(
+pub(crate) fn fill<M: Trainable>(
     model: &mut M,
     file: &File<'_>,
     wanted: &[(&str, &[usize])],
@@ -399,10 +400,7 @@ pub(crate) fn fill<M: Model>(
     if short || index != wanted.len() {
         // `layout` checked every tensor's length against `visit_params`; reaching this means the
         // model's two visitors disagree.
-        return Err(WeightsErrorKind::Model(format!(
-            "model {}: visit_params_mut gives other tensors than visit_params",
-            M::NAME
-        )));
+        return Err(model_error(model.name(), "visit_params_mut gives other tensors than visit_params".into()));
     }
     Ok(())
 }

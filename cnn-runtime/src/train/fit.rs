@@ -6,14 +6,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::{batch_count, shuffled_order, DataError, Dataset};
 use crate::loss::Loss;
-use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
-use crate::tensor::{flat, zeroed};
 use crate::train::history::{Epoch, History};
-use crate::train::par;
-use crate::train::trainer::{argmax, TrainError, Trainer};
-use crate::workspace::Workspace;
+use crate::train::infer::evaluate;
+use crate::train::trainer::{TrainError, Trainer};
+use crate::trainable::Trainable;
 
 /// Why `fit` stopped.
 #[derive(Debug)]
@@ -103,15 +101,16 @@ impl<'a> Fit<'a> {
 
     /// Trains `model` on `data` with `optimizer`, returning the per-epoch history. On divergence
     /// (NaN or infinite loss) it stops with an error and leaves the last good weights.
-    pub fn run<M: Model>(
+    pub fn run<M: Trainable>(
         &self,
         model: &mut M,
         data: &Dataset,
         optimizer: &mut dyn Optimizer,
     ) -> Result<History, FitError> {
-        data.check_input::<M::Input>()?;
+        let input_len = model.input_shape().len();
+        data.check_input_len(input_len)?;
         if let Some(v) = self.validation {
-            v.check_input::<M::Input>()?;
+            v.check_input_len(input_len)?;
         }
         if self.batch_size == 0 {
             return Err(FitError::Data(DataError::invalid_argument("the batch size must be at least 1")));
@@ -124,14 +123,14 @@ impl<'a> Fit<'a> {
         pool.install(|| self.epochs_on(model, data, optimizer, threads))
     }
 
-    fn epochs_on<M: Model>(
+    fn epochs_on<M: Trainable>(
         &self,
         model: &mut M,
         data: &Dataset,
         optimizer: &mut dyn Optimizer,
         threads: usize,
     ) -> Result<History, FitError> {
-        let mut trainer = Trainer::<M>::new(threads, self.seed);
+        let mut trainer = Trainer::new(model, threads, self.seed);
         let mut history = History::default();
         let (mut images, mut labels) = (Vec::new(), Vec::new());
         let batches = batch_count(data.len(), self.batch_size);
@@ -142,8 +141,7 @@ impl<'a> Fit<'a> {
             let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
             for k in 0..batches {
                 data.batch_into(&order, k, self.batch_size, &mut images, &mut labels)?;
-                let xs = data.batch_as::<M::Input>(&images)?;
-                let stats = trainer.step(model, xs, &labels, self.loss, optimizer)?;
+                let stats = trainer.step(model, &images, &labels, self.loss, optimizer)?;
                 loss_sum += stats.loss_sum;
                 correct += stats.correct;
                 seen += stats.samples;
@@ -206,49 +204,4 @@ fn resolve_threads(threads: usize) -> usize {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
-}
-
-/// Mean loss and accuracy of `model` on `data` (inference mode, on all threads of the current
-/// rayon pool).
-pub fn evaluate<M: Model>(model: &M, data: &Dataset, loss: Loss) -> Result<(f64, f64), DataError> {
-    let xs = data.images_as::<M::Input>()?;
-    let mut parts: Vec<(f64, usize)> = alloc::vec![(0.0, 0); rayon::current_num_threads().max(1)];
-    let out_len = M::OUTPUT_SHAPE.len();
-    par::for_chunks((xs, data.labels()), &mut parts, &|(xs, labels): (&[M::Input], &[u8]), part| {
-        let mut ws = M::workspace();
-        let mut y: M::Output = zeroed();
-        let mut grad = alloc::vec![0.0; out_len];
-        for (x, &label) in xs.iter().zip(labels) {
-            model.forward_with(x, &mut y, &mut ws);
-            let output = flat(&y);
-            part.0 += f64::from(sample_loss::<M>(loss, output, usize::from(label), &mut grad));
-            part.1 += usize::from(argmax(output) == usize::from(label));
-        }
-    });
-    let n = data.len().max(1) as f64;
-    Ok((parts.iter().map(|p| p.0).sum::<f64>() / n, parts.iter().map(|p| p.1).sum::<usize>() as f64 / n))
-}
-
-/// The loss of one inference output: cross-entropy of a softmax output is `-ln p[label]`.
-fn sample_loss<M: Model>(loss: Loss, output: &[f32], label: usize, grad: &mut [f32]) -> f32 {
-    if matches!(loss, Loss::CrossEntropy) && M::OUTPUT_SOFTMAX {
-        -output[label].max(f32::MIN_POSITIVE).ln()
-    } else {
-        loss.per_sample(output, label, grad)
-    }
-}
-
-/// The class (index of the largest output) of each input, computed in parallel.
-pub fn predict<M: Model>(model: &M, xs: &[M::Input]) -> Vec<usize> {
-    let mut classes = alloc::vec![0; xs.len()];
-    let chunks = rayon::current_num_threads().max(1);
-    par::each((xs, &mut classes[..]), chunks, &|(xs, classes): (&[M::Input], &mut [usize])| {
-        let mut ws: Workspace = M::workspace();
-        let mut y: M::Output = zeroed();
-        for (x, class) in xs.iter().zip(classes) {
-            model.forward_with(x, &mut y, &mut ws);
-            *class = argmax(flat(&y));
-        }
-    });
-    classes
 }

@@ -2,9 +2,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::loss::Loss;
-use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::train::TrainState;
+use crate::trainable::{gradients, Trainable};
 
 /// Why training stopped early.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,21 +46,22 @@ pub struct StepStats {
 
 /// Runs training steps of one model: owns the step's buffers and one gradient accumulator per
 /// parallel chunk, so that after the first step (warm-up) a step allocates nothing.
-pub struct Trainer<M: Model> {
+pub struct Trainer<M: Trainable> {
     state: TrainState,
     grads: Vec<M>,
     steps: u64,
 }
 
-impl<M: Model> Trainer<M> {
-    /// A trainer splitting each batch into `chunks` parallel parts (usually the thread count);
-    /// dropout masks derive from `seed`.
-    pub fn new(chunks: usize, seed: u64) -> Self {
-        Trainer { state: TrainState::new(seed), grads: (0..chunks.max(1)).map(|_| M::zeroed()).collect(), steps: 0 }
+impl<M: Trainable> Trainer<M> {
+    /// A trainer of `model`'s architecture splitting each batch into `chunks` parallel parts
+    /// (usually the thread count); dropout masks derive from `seed`.
+    pub fn new(model: &M, chunks: usize, seed: u64) -> Self {
+        Trainer { state: TrainState::new(seed), grads: gradients(model, chunks), steps: 0 }
     }
 
-    /// One step on a batch: forward, `loss`, backward, then `optimizer` updates the trainable
-    /// parameters with the batch-mean gradient. Labels index the output (class numbers).
+    /// One step on a batch (`xs`: samples one after the other, each `model.input_shape().len()`
+    /// floats): forward, `loss`, backward, then `optimizer` updates the trainable parameters with
+    /// the batch-mean gradient. Labels index the output (class numbers).
     ///
     /// A network ending in softmax trained with cross-entropy goes through the fused, stable
     /// softmax-cross-entropy on logits; without a final softmax, cross-entropy takes the outputs as
@@ -68,21 +69,23 @@ impl<M: Model> Trainer<M> {
     pub fn step(
         &mut self,
         model: &mut M,
-        xs: &[M::Input],
+        xs: &[f32],
         labels: &[u8],
         loss: Loss,
         optimizer: &mut dyn Optimizer,
     ) -> Result<StepStats, TrainError> {
-        assert_eq!(xs.len(), labels.len(), "Trainer::step: {} images but {} labels", xs.len(), labels.len());
+        let samples = xs.len() / model.input_shape().len().max(1);
+        assert_eq!(samples * model.input_shape().len(), xs.len(), "Trainer::step: the images are not whole samples");
+        assert_eq!(samples, labels.len(), "Trainer::step: {samples} images but {} labels", labels.len());
         self.steps += 1;
         for g in &mut self.grads {
             g.visit_params_mut(&mut |_, values| values.fill(0.0));
         }
-        let fused = matches!(loss, Loss::CrossEntropy) && M::OUTPUT_SOFTMAX;
-        let mut stats = StepStats { samples: xs.len(), ..StepStats::default() };
-        let out_len = M::OUTPUT_SHAPE.len();
-        let scale = 1.0 / xs.len().max(1) as f32;
-        model.train_batch(
+        let fused = matches!(loss, Loss::CrossEntropy) && model.output_softmax();
+        let mut stats = StepStats { samples, ..StepStats::default() };
+        let out_len = model.output_shape().len();
+        let scale = 1.0 / samples.max(1) as f32;
+        model.train_batch_flat(
             xs,
             &mut self.state,
             &mut self.grads,
