@@ -154,4 +154,6 @@ pub use cnn_runtime as runtime;
 /// The dynamic runtime (feature `dynamic`): the same networks built at run time, on ndarray.
 #[cfg(feature = "dynamic")]
 pub use cnn_runtime::dynamic;
-pub use cnn_runtime::{BatchNormParams, Conv2dParams, DenseParams, Init, LayerInfo, Model, ParamId, Shape, Trainable, Workspace};
+pub use cnn_runtime::{
+    BatchNormParams, Conv2dParams, DenseParams, Init, LayerInfo, Model, ParamId, Shape, Trainable, Workspace,
+};

@@ -37,7 +37,7 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
     });
     let crate::train::Train { body: train_body, per_sample, max_len, saved } = crate::train::train(network);
     let (per_sample, max_len, saved) = (lit(per_sample), lit(max_len), lit(saved));
-    let output_softmax = crate::train::ends_in_softmax(network);
+    let output_softmax = network.ends_in_softmax();
 
     let input_type = tensor_type(network.input());
     let output_type = tensor_type(network.output());

@@ -21,15 +21,10 @@ pub struct Train {
     pub saved: usize,
 }
 
-/// True when the network ends in a softmax.
-pub fn ends_in_softmax(network: &Network) -> bool {
-    network.layers().last().is_some_and(|l| l.layer.activation() == Some(Activation::Softmax))
-}
-
 pub fn train(network: &Network) -> Train {
     let layers = network.layers();
     let last = layers.len() - 1;
-    let first_learned = layers.iter().position(|l| l.layer.has_params()).unwrap_or(0);
+    let first_learned = network.first_learned();
     let mut per_sample = 0;
     let mut saved = 0;
     let mut max_len = network.input().len();

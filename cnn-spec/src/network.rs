@@ -103,6 +103,18 @@ impl Network {
         self.layers.iter().map(|l| l.macs).sum()
     }
 
+    /// True when the network ends in a softmax (an option of its last layer, or a layer of its
+    /// own), which cross-entropy training fuses into the loss.
+    pub fn ends_in_softmax(&self) -> bool {
+        self.layers.last().is_some_and(|l| l.layer.activation() == Some(crate::Activation::Softmax))
+    }
+
+    /// The index of the first layer with parameters: training computes no input gradient for it
+    /// nor for the layers before it (0 if no layer has parameters).
+    pub fn first_learned(&self) -> usize {
+        self.layers.iter().position(|l| l.layer.has_params()).unwrap_or(0)
+    }
+
     /// The per-layer table that `summary` prints.
     pub fn layer_infos(&self) -> Vec<LayerInfo<'_>> {
         self.layers.iter().map(LayerInfo::from_plan).collect()

@@ -12,7 +12,7 @@ mod model;
 mod ops;
 mod params;
 
-pub use build::BuildError;
+pub use build::{BuildError, Diagnostic};
 pub use description::{Description, LayerDescription};
-pub use model::DynModel;
+pub use model::{DynModel, InputError};
 pub use ndarray;

@@ -73,7 +73,7 @@ pub use safetensors::{load, save};
 #[derive(Debug)]
 pub struct WeightsError {
     path: PathBuf,
-    kind: WeightsErrorKind,
+    kind: Box<WeightsErrorKind>,
 }
 
 /// What went wrong, with the details that describe it.
@@ -174,7 +174,7 @@ pub struct ShapeMismatch {
 impl WeightsError {
     /// An error about the file at `path`.
     pub fn new(path: impl Into<PathBuf>, kind: WeightsErrorKind) -> Self {
-        WeightsError { path: path.into(), kind }
+        WeightsError { path: path.into(), kind: Box::new(kind) }
     }
 
     /// The file concerned.
@@ -209,7 +209,7 @@ impl fmt::Display for WeightsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.path.display())?;
         const RESAVE: &str = "the file is corrupt or not a safetensors file; save it again";
-        match &self.kind {
+        match &*self.kind {
             WeightsErrorKind::Read(e) => write!(f, "cannot read the file ({e}); check that it exists and is readable"),
             WeightsErrorKind::Write(e) => write!(
                 f,
@@ -335,7 +335,7 @@ impl fmt::Display for WeightsError {
 
 impl std::error::Error for WeightsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &*self.kind {
             WeightsErrorKind::Read(e) | WeightsErrorKind::Write(e) => Some(e),
             _ => None,
         }
