@@ -1,16 +1,18 @@
-//! A training step allocates nothing after warm-up: a counting global allocator proves it. (Its own
-//! test binary, so that no other test allocates while it counts.)
+//! A training step and an inference call allocate nothing after warm-up: a counting global
+//! allocator proves it. (Its own test binary, its tests one at a time, so that nothing else
+//! allocates while a test counts.)
 
 use cnn::runtime::tensor::batch_flat;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use cnn::runtime::data::{Dataset, Mnist, Normalize};
 use cnn::runtime::loss::Loss;
 use cnn::runtime::optim::Adam;
 use cnn::runtime::train::Trainer;
-use cnn::zoo::LeNet5;
+use cnn::zoo::{KerasLeNet5, LeNet5, LeNet5BatchNorm, Tf2Net};
 use cnn::Model;
 
 /// Counts allocations, to prove the training step allocates nothing once warm.
@@ -33,8 +35,51 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Held by each test for its whole run: the counter is global.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Allocations made by `f`.
+fn allocations_of(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+/// One warm-up call of `M`'s single-sample and batch inference, then counts ten more of each.
+fn inference_allocates_nothing<M: Model>() {
+    let model = M::new(1);
+    let mut ws = M::workspace();
+    let xs = vec![cnn::runtime::tensor::zeroed::<M::Input>(); 4];
+    let mut ys = vec![cnn::runtime::tensor::zeroed::<M::Output>(); 4];
+    model.forward_with(&xs[0], &mut ys[0], &mut ws);
+    model.forward_batch_with(&xs, &mut ys, &mut ws);
+    let count = allocations_of(|| {
+        for _ in 0..10 {
+            model.forward_with(&xs[0], &mut ys[0], &mut ws);
+            model.forward_batch_with(&xs, &mut ys, &mut ws);
+        }
+    });
+    assert_eq!(count, 0, "{}: {count} allocations in 10 warm inference calls", M::NAME);
+}
+
+#[test]
+fn an_inference_call_allocates_nothing_after_warm_up() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    inference_allocates_nothing::<LeNet5>();
+    inference_allocates_nothing::<KerasLeNet5>();
+    inference_allocates_nothing::<LeNet5BatchNorm>();
+    // The TF2 network's activations need more stack than a test thread has.
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(inference_allocates_nothing::<Tf2Net>)
+        .expect("a thread")
+        .join()
+        .expect("no allocation in the TF2 network's inference");
+}
+
 #[test]
 fn a_training_step_allocates_nothing_after_warm_up() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
     let mnist = Mnist::load(&dir).unwrap_or_else(|e| panic!("the tests read MNIST from ../shared/data/mnist: {e}"));
     let train = Dataset::new(mnist.train(), Normalize::UNIT).unwrap().subset(64 * 6);

@@ -132,7 +132,6 @@ impl DynModel {
     }
 }
 
-/// The position of the first layer with weights: backward passes stop there.
 /// A row of the summary table that owns its strings.
 fn owned_info(info: LayerInfo<'_>) -> LayerInfo<'static> {
     LayerInfo {
