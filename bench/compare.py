@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Images per second of the zoo's networks in PyTorch, ONNX Runtime, and our dynamic and generated models.
+"""Images per second of the zoo's networks in PyTorch, ONNX Runtime, tract, and our dynamic and generated models.
 
     python3 bench/compare.py [--threads N] [--images N] [--nets lenet5 keras_lenet5 tf2] [--data DIR]
-                             [--seconds S] [--skip-rust]
+                             [--seconds S] [--skip-rust] [--skip-train]
 
 For each network (`cnn::zoo::LeNet5`, `KerasLeNet5`, `Tf2Net`; their PyTorch twins are in
 bench/pytorch_twins.py) and each measurement, on real MNIST:
@@ -15,12 +15,24 @@ An inference figure is the median of 5 runs of about --seconds/5 each, after a w
 the test images. The ONNX models are exported with torch.onnx.export, and ORT's outputs are checked
 against PyTorch's (within 1e-4) before anything is timed.
 
+tract (the pure-Rust ONNX engine) runs the same ONNX files through bench/tract, a cargo package of its own
+outside the workspace, so that nothing else ever compiles it; build it once with
+    cargo build --release --manifest-path bench/tract/Cargo.toml
+This script writes the normalised test images (raw little-endian f32) and PyTorch's outputs for the first
+256 of them next to each ONNX file, and runs bench/tract/target/release/cnn-bench-tract for batch 1 on
+1 thread and for batches 64 and 256 on N threads (tract's own rayon executor), then on 1 thread: where
+that is faster, the table shows the 1-thread figure, marked *, and gives both below. The runner sets the
+input to a fixed [batch, 1, 28, 28], optimises the model for it, and reports the median of 5 runs as
+above, with its outputs' largest difference from PyTorch's (a figure off by more than 1e-4 is dropped).
+
 Then, unless --skip-rust, it runs `cargo run --release --features dynamic --example throughput -- --json`
 with the same threads, images and networks, and prints one table with the four engines' images per
-second and the ratios generated/dynamic, generated/PyTorch and generated/ORT.
+second and the ratios generated/dynamic, generated/PyTorch, generated/ORT and generated/tract.
+--skip-train leaves out the training epochs (PyTorch's, and the Rust example's with --images 0).
 
-It installs nothing: without torch it stops and says what to pip install; without onnxruntime (or onnx)
-it says so and leaves the ORT column empty.
+It installs and builds nothing: without torch it stops and says what to pip install; without onnxruntime
+(or onnx) it says so and leaves the ORT column empty; without the tract runner it prints the command that
+builds it and leaves the tract column empty.
 """
 
 import argparse
@@ -43,8 +55,11 @@ NORMALIZE = {"lenet5": (0.1307, 0.3081), "keras_lenet5": (0.0, 1.0), "tf2": (0.0
 TRAIN_BATCH = {"lenet5": 64, "keras_lenet5": 64, "tf2": 50}
 MEASUREMENTS = ("batch1", "batch64", "batch256", "train")
 INFERENCE_BATCH = {"batch1": 1, "batch64": 64, "batch256": 256}
-ENGINES = ("pytorch", "onnxruntime", "dynamic", "generated")
+ENGINES = ("pytorch", "onnxruntime", "tract", "dynamic", "generated")
 ORT_TOLERANCE = 1e-4
+TRACT_TOLERANCE = 1e-4
+TRACT_RUNNER = ROOT / "bench" / "tract" / "target" / "release" / "cnn-bench-tract"
+TRACT_BUILD = "cargo build --release --manifest-path bench/tract/Cargo.toml"
 
 
 def parse_args():
@@ -55,6 +70,7 @@ def parse_args():
     p.add_argument("--data", type=Path, help="MNIST directory (default $MNIST_DIR, else ../shared/data/mnist)")
     p.add_argument("--seconds", type=float, default=2.0, help="time per inference measurement")
     p.add_argument("--skip-rust", action="store_true", help="do not run the Rust throughput example")
+    p.add_argument("--skip-train", action="store_true", help="measure inference only (no training epochs)")
     return p.parse_args()
 
 
@@ -78,6 +94,19 @@ def import_ort():
         print(f"note: {e.name} is not installed, so there is no ONNX Runtime column: pip install onnxruntime onnx")
         return None
     return onnxruntime
+
+
+def tract_runner():
+    """The tract runner's path, or None (with the command that builds it) when it is not built or onnx is missing."""
+    if not TRACT_RUNNER.exists():
+        print(f"note: the tract runner is not built, so there is no tract column: {TRACT_BUILD}")
+        return None
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export writes through it)
+    except ImportError:
+        print("note: onnx is not installed, so there is no tract column: pip install onnx")
+        return None
+    return TRACT_RUNNER
 
 
 def cpu_description():
@@ -234,25 +263,72 @@ def ort_inference(ort, path, test, threads, seconds):
     return results
 
 
-def python_side(torch, ort, net, args, directory, workdir):
-    """{(engine, measurement): images/s} for PyTorch and ONNX Runtime on `net`."""
+def tract_inference(torch, runner, model, path, test, net, args):
+    """{(engine, measurement): images/s} of tract on the ONNX file `path`, from the runner's JSON lines.
+
+    Engine "tract" is batch 1 on 1 thread and batches 64 and 256 on --threads; with more than one thread,
+    "tract 1 thread" is batches 64 and 256 on 1 thread as well, for the table to say whether tract's
+    executor helped."""
+    images, expected = path.with_suffix(".images.f32"), path.with_suffix(".expected.f32")
+    test.numpy().astype("<f4").tofile(images)
+    with torch.inference_mode():
+        model.eval()(test[:256]).numpy().astype("<f4").tofile(expected)
+    batched = ",".join(str(b) for b in INFERENCE_BATCH.values() if b > 1)
+    runs = [("tract", "1", 1), ("tract", batched, args.threads)]
+    if args.threads > 1:
+        runs.append(("tract 1 thread", batched, 1))
+    results = {}
+    for engine, batches, threads in runs:
+        cmd = [str(runner), "--model", str(path), "--images", str(images), "--expected", str(expected), "--json",
+               "--input", "1,28,28", "--batch", batches, "--threads", str(threads), "--seconds", str(args.seconds),
+               "--net", net]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        except OSError as e:
+            print(f"warning: cannot run the tract runner ({e}); the tract column stays empty")
+            return {}
+        if proc.returncode != 0:
+            print(f"warning: {net}: the tract runner failed (exit {proc.returncode}); rebuild it? {TRACT_BUILD}")
+            continue
+        for line in proc.stdout.splitlines():
+            r = json.loads(line) if line.startswith("{") else {}
+            if "measurement" not in r:
+                continue
+            diff = r["max_abs_diff"]
+            print(f"{net}: tract vs PyTorch at batch {r['batch']} on {threads} thread(s), largest difference over "
+                  f"{r['checked_images']} test images {diff:.2e}")  # fmt: skip
+            if diff <= TRACT_TOLERANCE:
+                results[(engine, r["measurement"])] = r["images_per_second"]
+            else:
+                print(f"warning: {net}: tract's outputs differ from PyTorch's by {diff:.2e} > {TRACT_TOLERANCE}; "
+                      f"its batch {r['batch']} figure is left out")  # fmt: skip
+    return results
+
+
+def python_side(torch, ort, tract, net, args, directory, workdir):
+    """{(engine, measurement): images/s} for PyTorch, ONNX Runtime and tract on `net`."""
     from pytorch_twins import TWINS
 
     train_x, train_y, test = load_mnist(torch, directory, net)
     torch.manual_seed(1)
     model = TWINS[net]()
     results = {}
-    if ort is not None:
-        path = workdir / f"{net}.onnx"
+    path = workdir / f"{net}.onnx"
+    if ort is not None or tract is not None:
         export_onnx(torch, model, path)
+    if ort is not None:
         diff = ort_max_difference(torch, ort, model, path, test)
         print(f"{net}: ONNX Runtime vs PyTorch, largest difference over 256 test images {diff:.2e}")
         if not diff <= ORT_TOLERANCE:
             sys.exit(f"{net}: ONNX Runtime's outputs differ from PyTorch's by {diff:.2e} > {ORT_TOLERANCE}")
         for k, v in ort_inference(ort, path, test, args.threads, args.seconds).items():
             results[("onnxruntime", k)] = v
+    if tract is not None:
+        results.update(tract_inference(torch, tract, model, path, test, net, args))
     for k, v in torch_inference(torch, model, test, args.threads, args.seconds).items():
         results[("pytorch", k)] = v
+    if args.skip_train:
+        return results
     print(f"{net}: PyTorch training epoch over {min(args.images, len(train_x))} images…", flush=True)
     results[("pytorch", "train")] = torch_train(
         torch, model, train_x, train_y, args.images, TRAIN_BATCH[net], args.threads
@@ -263,22 +339,25 @@ def python_side(torch, ort, net, args, directory, workdir):
 def rust_side(args, nets, directory):
     """{(net, engine, measurement): images/s} from the throughput example's JSON lines, or {} if it fails."""
     cmd = ["cargo", "run", "--release", "--features", "dynamic", "--example", "throughput", "--", "--json",
-           "--threads", str(args.threads), "--images", str(args.images), "--net", ",".join(nets),
+           "--threads", str(args.threads), "--images", str(0 if args.skip_train else args.images),
+           "--net", ",".join(nets),
            "--seconds", str(args.seconds), "--data", str(directory)]  # fmt: skip
     print("running:", " ".join(cmd), flush=True)
+    results = {}
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
+            for line in proc.stdout:
+                r = json.loads(line) if line.startswith("{") else {}
+                if "measurement" in r:
+                    results[(r["net"], r["engine"], r["measurement"])] = r["images_per_second"]
+                    print(f"  {r['net']} {r['engine']} {r['measurement']}: {r['images_per_second']:,.0f} images/s",
+                          flush=True)  # fmt: skip
     except OSError as e:
         print(f"warning: cannot run cargo ({e}); the Rust columns stay empty")
         return {}
     if proc.returncode != 0:
         print(f"warning: the throughput example failed (exit {proc.returncode}); the Rust columns stay empty")
         return {}
-    results = {}
-    for line in proc.stdout.splitlines():
-        r = json.loads(line) if line.startswith("{") else {}
-        if "measurement" in r:
-            results[(r["net"], r["engine"], r["measurement"])] = r["images_per_second"]
     return results
 
 
@@ -301,15 +380,21 @@ def ratio(a, b):
     return "—" if a is None or b is None else f"{a / b:.2f}x"
 
 
-def print_table(nets, results, threads):
-    head = ["network", "measurement", "PyTorch", "ONNX Runtime", "dynamic", "generated",
-            "gen/dyn", "gen/PyTorch", "gen/ORT"]  # fmt: skip
-    rows = []
+def print_table(nets, results, threads, skip_train=False):
+    head = ["network", "measurement", "PyTorch", "ONNX Runtime", "tract", "dynamic", "generated",
+            "gen/dyn", "gen/PyTorch", "gen/ORT", "gen/tract"]  # fmt: skip
+    rows, notes = [], []
     for net in nets:
-        for m in MEASUREMENTS:
-            py, ort, dyn, gen = (results.get((net, e, m)) for e in ENGINES)
-            rows.append([net, label(m, net, threads), number(py), number(ort), number(dyn), number(gen),
-                         ratio(gen, dyn), ratio(gen, py), ratio(gen, ort)])  # fmt: skip
+        for m in MEASUREMENTS if not skip_train else MEASUREMENTS[:-1]:
+            py, ort, tract, dyn, gen = (results.get((net, e, m)) for e in ENGINES)
+            tract_cell, tract1 = number(tract), results.get((net, "tract 1 thread", m))
+            if tract1 is not None and (tract is None or tract1 > tract):
+                # tract's executor did not help: show its 1-thread figure, marked, and both in the notes.
+                notes.append(f"{net}, batch {INFERENCE_BATCH[m]}: {number(tract)} on {threads} threads, "
+                             f"{number(tract1)} on 1")  # fmt: skip
+                tract, tract_cell = tract1, number(tract1) + "*"
+            rows.append([net, label(m, net, threads), number(py), number(ort), tract_cell, number(dyn),
+                         number(gen), ratio(gen, dyn), ratio(gen, py), ratio(gen, ort), ratio(gen, tract)])  # fmt: skip
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 
     def line(cells):
@@ -322,6 +407,9 @@ def print_table(nets, results, threads):
     print("|" + "|".join("-" * (w + 1) + (":" if i >= 2 else "-") for i, w in enumerate(widths)) + "|")
     for r in rows:
         print(line(r))
+    if notes:
+        print(f"* tract on 1 thread, faster here than on {threads} threads with its own executor "
+              f"(images/s: {'; '.join(notes)})")  # fmt: skip
 
 
 def main():
@@ -331,15 +419,21 @@ def main():
     directory = mnist_dir(args.data)
     print(f"CPU: {cpu_description()}")
     print(f"threads: {args.threads} (batch 1: 1); training images: {args.images}; MNIST: {directory}")
-    print(f"torch {torch.__version__}; onnxruntime {ort.__version__ if ort else 'not installed'}")
+    tract = tract_runner()
+    print(f"torch {torch.__version__}; onnxruntime {ort.__version__ if ort else 'not installed'}; "
+          f"tract runner {tract.relative_to(ROOT) if tract else 'not built'}")  # fmt: skip
+    if hasattr(os, "getloadavg"):
+        print(f"load average before the run: {os.getloadavg()[0]:.2f} (other work on the machine slows every column)")
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
         for net in args.nets:
-            for (engine, m), v in python_side(torch, ort, net, args, directory, Path(workdir)).items():
+            for (engine, m), v in python_side(torch, ort, tract, net, args, directory, Path(workdir)).items():
                 results[(net, engine, m)] = v
     if not args.skip_rust:
         results.update(rust_side(args, args.nets, directory))
-    print_table(args.nets, results, args.threads)
+    print_table(args.nets, results, args.threads, args.skip_train)
+    if hasattr(os, "getloadavg"):
+        print(f"load average after the run: {os.getloadavg()[0]:.2f} (about {args.threads} is this script alone)")
 
 
 if __name__ == "__main__":
