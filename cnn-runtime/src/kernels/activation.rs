@@ -1,11 +1,25 @@
 //! Element-wise activations and softmax, applied in place to a tensor seen as a flat slice.
 //!
-//! The ReLUs and the backward passes of sigmoid and tanh are compiled for each vector instruction
-//! set (see [`isa`](super::isa)); sigmoid, tanh and softmax call the scalar exponential.
+//! Every kernel but softmax's backward pass is compiled for each vector instruction set (see
+//! [`isa`](super::isa)); sigmoid, tanh and softmax call the vector exponential of the kernels'
+//! `Simd` trait (`simd.rs`), within an ulp of the scalar one.
 
 use super::isa::{dispatch, wrappers};
-use super::math;
 use super::simd::Simd;
+
+/// `x ← f(x)` by vectors of `S::LANES`; the last, partial one is loaded with `pad` in the lanes
+/// past the end (so `f` sees whole vectors only), whose results are dropped.
+#[inline(always)]
+fn map_in_place<S: Simd>(s: S, x: &mut [f32], pad: f32, mut f: impl FnMut(S::V) -> S::V) {
+    let mut chunks = x.chunks_exact_mut(S::LANES);
+    for chunk in &mut chunks {
+        s.store(f(s.load(chunk)), chunk);
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        s.store_partial(f(s.load_partial(tail, pad)), tail);
+    }
+}
 
 /// ReLU in place. Shape: `x` is any tensor, flat. `x ← max(x, 0)`; `NaN` stays `NaN`.
 pub fn relu(x: &mut [f32]) {
@@ -86,13 +100,29 @@ fn leaky_relu_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32], slope: f32
 /// Logistic sigmoid in place. Shape: `x` is any tensor, flat. `x ← 1 / (1 + e^−x)`.
 ///
 /// Evaluated as `1 / (1 + e^−|x|)` or `e^−|x| / (1 + e^−|x|)` so the exponential never
-/// overflows: the result is in `[0, 1]` for every non-`NaN` input, including `±∞`.
+/// overflows: the result is in `[0, 1]` for every non-`NaN` input, including `±∞`, and within a
+/// few ulps of the exact value where that is a normal `f32` (`x > −87.3`).
 pub fn sigmoid(x: &mut [f32]) {
-    for v in x.iter_mut() {
-        let e = math::exp(-v.abs());
-        let p = 1.0 / (1.0 + e);
-        *v = if *v >= 0.0 { p } else { e * p };
-    }
+    dispatch!(sigmoid_avx512, sigmoid_avx2, sigmoid_body(x))
+}
+
+wrappers!(sigmoid_avx512, sigmoid_avx2, sigmoid_body, [], (x: &mut [f32]));
+
+/// The body of [`sigmoid`], compiled once per path: both sides computed, the sign of `x` selects.
+#[inline(always)]
+fn sigmoid_body<S: Simd>(s: S, x: &mut [f32]) {
+    let (zero, one) = (s.zero(), s.splat(1.0));
+    map_in_place(
+        s,
+        x,
+        0.0,
+        #[inline(always)]
+        |v| {
+            let e = s.exp(s.sub(zero, s.abs(v)));
+            let p = s.div(one, s.add(one, e));
+            s.select_lt(v, zero, s.mul(e, p), p)
+        },
+    );
 }
 
 /// Backward pass of [`sigmoid`], in place on the gradient, from the forward's output.
@@ -115,10 +145,45 @@ fn sigmoid_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32]) {
 }
 
 /// Hyperbolic tangent in place. Shape: `x` is any tensor, flat. `x ← tanh(x)`.
+///
+/// Cephes' `tanhf`, within a few ulps (relative) everywhere: `x + x³ · P(x²)` for `|x| < 0.625`
+/// (so small values keep their relative accuracy, and `tanh(x) = x` below about `1e-4`), else
+/// `±(1 − 2 / (e^2|x| + 1))`, which is `±1` once the exponential overflows. Odd: `tanh(−0) = −0`.
 pub fn tanh(x: &mut [f32]) {
-    for v in x.iter_mut() {
-        *v = math::tanh(*v);
-    }
+    dispatch!(tanh_avx512, tanh_avx2, tanh_body(x))
+}
+
+wrappers!(tanh_avx512, tanh_avx2, tanh_body, [], (x: &mut [f32]));
+
+/// Below this `|x|`, [`tanh`] uses its polynomial; above, the exponential.
+const TANH_SMALL: f32 = 0.625;
+/// Cephes' `tanhf` polynomial: `tanh(x) ≈ x + x³ · P(x²)` on `|x| < 0.625`, highest degree first
+/// (its coefficients rounded to `f32`).
+const TANH_P: [f32; 5] = [-5.704_988_7e-3, 2.063_908_8e-2, -5.373_971_5e-2, 0.133_314_42, -0.333_332_8];
+
+/// The body of [`tanh`], compiled once per path: both formulas computed on `|x|`, the size of `|x|`
+/// selects, the sign of `x` is put back (a `NaN` takes the exponential's side and stays `NaN`).
+#[inline(always)]
+fn tanh_body<S: Simd>(s: S, x: &mut [f32]) {
+    let (one, two) = (s.splat(1.0), s.splat(2.0));
+    map_in_place(
+        s,
+        x,
+        0.0,
+        #[inline(always)]
+        |v| {
+            let a = s.abs(v);
+            let z = s.mul(a, a);
+            let mut p = s.splat(TANH_P[0]);
+            for &c in &TANH_P[1..] {
+                p = s.fma(p, z, s.splat(c));
+            }
+            let small = s.fma(s.mul(p, z), a, a);
+            let e = s.exp(s.add(a, a));
+            let large = s.sub(one, s.div(two, s.add(e, one)));
+            s.copysign(s.select_lt(a, s.splat(TANH_SMALL), small, large), v)
+        },
+    );
 }
 
 /// Backward pass of [`tanh`], in place on the gradient, from the forward's output.
@@ -147,15 +212,35 @@ fn tanh_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32]) {
 /// `+∞` they share the probability equally, and if every entry is `−∞` the result is uniform.
 /// A `NaN` input makes every output `NaN`.
 pub fn softmax(x: &mut [f32]) {
+    dispatch!(softmax_avx512, softmax_avx2, softmax_body(x))
+}
+
+wrappers!(softmax_avx512, softmax_avx2, softmax_body, [], (x: &mut [f32]));
+
+/// The body of [`softmax`], compiled once per path: the maximum, then the exponentials and their
+/// sum in one pass of vectors (the padding lanes are `−∞`, whose exponential adds 0), then the
+/// division (a loop the compiler vectorises).
+#[inline(always)]
+fn softmax_body<S: Simd>(s: S, x: &mut [f32]) {
     let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    if m.is_infinite() {
+    let sum = if m.is_infinite() {
         indicator_of(x, m);
+        x.iter().sum()
     } else {
-        for v in x.iter_mut() {
-            *v = math::exp(*v - m);
-        }
-    }
-    let sum: f32 = x.iter().sum();
+        let (m, mut acc) = (s.splat(m), s.zero());
+        map_in_place(
+            s,
+            x,
+            f32::NEG_INFINITY,
+            #[inline(always)]
+            |v| {
+                let e = s.exp(s.sub(v, m));
+                acc = s.add(acc, e);
+                e
+            },
+        );
+        s.sum(acc)
+    };
     for v in x.iter_mut() {
         *v /= sum;
     }
@@ -243,12 +328,14 @@ mod tests {
 
     #[test]
     fn sigmoid_is_stable_at_the_extremes() {
-        let mut x = [-100.0, 100.0, -1e30, 1e30, f32::NEG_INFINITY, f32::INFINITY, -88.0];
-        sigmoid(&mut x);
-        assert!(x.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{x:?}");
-        assert!(x[0] < 1e-40 && x[2] == 0.0 && x[4] == 0.0);
-        assert!(x[1] == 1.0 && x[3] == 1.0 && x[5] == 1.0);
-        assert!((x[6] - 6.054_601e-39).abs() < 1e-43, "sigmoid(-88) = {}", x[6]);
+        for_each_isa(|_| {
+            let mut x = [-100.0, 100.0, -1e30, 1e30, f32::NEG_INFINITY, f32::INFINITY, -88.0];
+            sigmoid(&mut x);
+            assert!(x.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{x:?}");
+            assert!(x[0] < 1e-40 && x[2] == 0.0 && x[4] == 0.0);
+            assert!(x[1] == 1.0 && x[3] == 1.0 && x[5] == 1.0);
+            assert!((x[6] - 6.054_601e-39).abs() < 1e-43, "sigmoid(-88) = {}", x[6]);
+        });
     }
 
     #[test]
@@ -265,25 +352,29 @@ mod tests {
 
     #[test]
     fn softmax_known_numbers() {
-        let mut x = [1.0, 2.0, 3.0];
-        softmax(&mut x);
-        let want = [0.090_030_57, 0.244_728_48, 0.665_240_94];
-        assert_close(&x, &want);
-        let mut r = [1.0, 2.0, 3.0];
-        reference::softmax(&mut r);
-        assert_close(&r, &want);
+        for_each_isa(|_| {
+            let mut x = [1.0, 2.0, 3.0];
+            softmax(&mut x);
+            let want = [0.090_030_57, 0.244_728_48, 0.665_240_94];
+            assert_close(&x, &want);
+            let mut r = [1.0, 2.0, 3.0];
+            reference::softmax(&mut r);
+            assert_close(&r, &want);
+        });
     }
 
     #[test]
     fn softmax_matches_the_reference() {
-        for (seed, scale) in [(41, 1.0), (42, 30.0), (43, 1000.0)] {
-            let mut x = vec![0.0; 50];
-            Rng::new(seed).fill_uniform(&mut x, -scale, scale);
-            let mut want = x.clone();
-            softmax(&mut x);
-            reference::softmax(&mut want);
-            assert_close(&x, &want);
-        }
+        for_each_isa(|_| {
+            for (seed, scale) in [(41, 1.0), (42, 30.0), (43, 1000.0)] {
+                let mut x = vec![0.0; 50];
+                Rng::new(seed).fill_uniform(&mut x, -scale, scale);
+                let mut want = x.clone();
+                softmax(&mut x);
+                reference::softmax(&mut want);
+                assert_close(&x, &want);
+            }
+        });
     }
 
     /// Softmax of `x` by the kernel, checked to be a probability vector and to match the reference.
@@ -300,39 +391,149 @@ mod tests {
 
     #[test]
     fn softmax_of_large_values_is_a_probability_vector() {
-        assert_close(&softmax_checked(&[1000.0, 1000.0]), &[0.5, 0.5]);
-        assert_close(&softmax_checked(&[1000.0, 0.0, -1000.0]), &[1.0, 0.0, 0.0]);
-        let y = softmax_checked(&[1000.0, 999.0, 998.0]);
-        assert_close(&y, &[0.665_240_94, 0.244_728_48, 0.090_030_57]);
-        softmax_checked(&[-1000.0, -1001.0, -3e38]);
-        softmax_checked(&[3e38, -3e38]);
+        for_each_isa(|_| {
+            assert_close(&softmax_checked(&[1000.0, 1000.0]), &[0.5, 0.5]);
+            assert_close(&softmax_checked(&[1000.0, 0.0, -1000.0]), &[1.0, 0.0, 0.0]);
+            let y = softmax_checked(&[1000.0, 999.0, 998.0]);
+            assert_close(&y, &[0.665_240_94, 0.244_728_48, 0.090_030_57]);
+            softmax_checked(&[-1000.0, -1001.0, -3e38]);
+            softmax_checked(&[3e38, -3e38]);
+        });
     }
 
     #[test]
     fn softmax_limits_at_infinity() {
-        let inf = f32::INFINITY;
-        assert_eq!(softmax_checked(&[inf, 0.0, inf, -inf]), [0.5, 0.0, 0.5, 0.0]);
-        assert_eq!(softmax_checked(&[-inf, -inf, -inf, -inf]), [0.25; 4]);
-        assert_eq!(softmax_checked(&[-inf, 2.0, -inf]), [0.0, 1.0, 0.0]);
-        assert_eq!(softmax_checked(&[5.0]), [1.0]);
+        for_each_isa(|_| {
+            let inf = f32::INFINITY;
+            assert_eq!(softmax_checked(&[inf, 0.0, inf, -inf]), [0.5, 0.0, 0.5, 0.0]);
+            assert_eq!(softmax_checked(&[-inf, -inf, -inf, -inf]), [0.25; 4]);
+            assert_eq!(softmax_checked(&[-inf, 2.0, -inf]), [0.0, 1.0, 0.0]);
+            assert_eq!(softmax_checked(&[5.0]), [1.0]);
+        });
     }
 
     #[test]
     fn softmax_with_nan_is_all_nan() {
-        for x in [[1.0, f32::NAN, 2.0], [f32::INFINITY, f32::NAN, 0.0], [f32::NAN; 3]] {
-            let mut y = x;
-            softmax(&mut y);
-            assert!(y.iter().all(|v| v.is_nan()), "{x:?} → {y:?}");
-            let mut r = x;
-            reference::softmax(&mut r);
-            assert!(r.iter().all(|v| v.is_nan()), "reference: {x:?} → {r:?}");
-        }
+        for_each_isa(|_| {
+            for x in [[1.0, f32::NAN, 2.0], [f32::INFINITY, f32::NAN, 0.0], [f32::NAN; 3]] {
+                let mut y = x;
+                softmax(&mut y);
+                assert!(y.iter().all(|v| v.is_nan()), "{x:?} → {y:?}");
+                let mut r = x;
+                reference::softmax(&mut r);
+                assert!(r.iter().all(|v| v.is_nan()), "reference: {x:?} → {r:?}");
+            }
+        });
     }
 
     #[test]
     fn softmax_of_nothing_is_nothing() {
-        let mut x: [f32; 0] = [];
-        softmax(&mut x);
+        for_each_isa(|_| {
+            let mut x: [f32; 0] = [];
+            softmax(&mut x);
+        });
+    }
+
+    /// The relative error of `got` from `want` (0 if both are 0 or both `NaN`).
+    fn relative_error(got: f32, want: f64) -> f64 {
+        if (got.is_nan() && want.is_nan()) || f64::from(got) == want {
+            0.0
+        } else {
+            (f64::from(got) - want).abs() / want.abs()
+        }
+    }
+
+    /// Checks `kernel` against `exact` (in `f64`) on `xs`, to `tol` relative where the exact value
+    /// is a normal `f32`, and to the smallest normal absolute below; prints the worst relative error.
+    fn check_relative(what: &str, kernel: fn(&mut [f32]), exact: fn(f64) -> f64, xs: &[f32], tol: f64) {
+        let mut y = xs.to_vec();
+        kernel(&mut y);
+        let mut worst = (0.0, 0.0);
+        for (&x, &g) in xs.iter().zip(&y) {
+            let want = exact(f64::from(x));
+            let ok = if want.abs() >= f64::from(f32::MIN_POSITIVE) {
+                let rel = relative_error(g, want);
+                if rel > worst.0 {
+                    worst = (rel, x);
+                }
+                rel <= tol
+            } else {
+                (f64::from(g) - want).abs() <= f64::from(f32::MIN_POSITIVE)
+            };
+            assert!(ok, "{what}({x:e}) = {g:e}, want {want:e} (relative error {:.2e})", relative_error(g, want));
+        }
+        eprintln!("{what}: worst relative error {:.2e} at {:e}", worst.0, worst.1);
+    }
+
+    /// A dense grid of `[−lim, lim]`, and every magnitude from the smallest subnormal to `lim` by
+    /// a stride of bits, with both signs.
+    fn dense(lim: f32) -> Vec<f32> {
+        let n = 1 << 18;
+        let mut xs: Vec<f32> = (0..=n).map(|k| lim * (2.0 * k as f32 / n as f32 - 1.0)).collect();
+        for bits in (0..=lim.to_bits()).step_by(4099) {
+            xs.extend([f32::from_bits(bits), -f32::from_bits(bits)]);
+        }
+        xs
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_are_accurate_to_a_few_ulps() {
+        let sigmoid_f64 = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let xs = dense(110.0);
+        for_each_isa(|_| {
+            check_relative("sigmoid", sigmoid, sigmoid_f64, &xs, 4e-7);
+            check_relative("tanh", tanh, f64::tanh, &xs, 4e-7);
+        });
+    }
+
+    #[test]
+    fn tanh_keeps_its_relative_accuracy_near_zero() {
+        // Every 97th float from the smallest subnormal to 0.01, both signs; then the switch
+        // between the polynomial and the exponential.
+        let mut xs: Vec<f32> = Vec::new();
+        for bits in (1..=0.01f32.to_bits()).step_by(97) {
+            xs.extend([f32::from_bits(bits), -f32::from_bits(bits)]);
+        }
+        let mut at = TANH_SMALL.next_down().next_down();
+        for _ in 0..5 {
+            xs.extend([at, -at]);
+            at = at.next_up();
+        }
+        for_each_isa(|_| {
+            check_relative("tanh", tanh, f64::tanh, &xs, 3e-7);
+            let mut y = [0.0, -0.0, 1e-30, -1e-30, 1e-5, -1e-5, 1e-3];
+            tanh(&mut y);
+            assert!(y[0].to_bits() == 0 && y[1].to_bits() == (-0.0f32).to_bits(), "{y:?}");
+            assert!(y[2] == 1e-30 && y[3] == -1e-30 && y[4] == 1e-5 && y[5] == -1e-5, "{y:?}");
+            assert!(relative_error(y[6], 1e-3f64.tanh()) < 1.5e-7, "{y:?}");
+        });
+    }
+
+    /// An in-place kernel and its scalar reference.
+    type Pair = (fn(&mut [f32]), fn(f32) -> f32);
+
+    #[test]
+    fn every_length_matches_the_reference() {
+        // Every tail length of every path, so the partial vectors are covered.
+        let mut all = vec![0.0; 40];
+        Rng::new(51).fill_uniform(&mut all, -6.0, 6.0);
+        for_each_isa(|_| {
+            for n in 0..=all.len() {
+                let x = &all[..n];
+                let pairs: [Pair; 2] = [(sigmoid, reference::sigmoid), (tanh, reference::tanh)];
+                for (kernel, scalar) in pairs {
+                    let mut y = x.to_vec();
+                    kernel(&mut y);
+                    let want: Vec<f32> = x.iter().map(|&v| scalar(v)).collect();
+                    assert_close(&y, &want);
+                }
+                let mut y = x.to_vec();
+                softmax(&mut y);
+                let mut want = x.to_vec();
+                reference::softmax(&mut want);
+                assert_close(&y, &want);
+            }
+        });
     }
 
     /// Runs `forward` then `backward` (the kernels) on random inputs and gradients, and compares
