@@ -1,8 +1,9 @@
 //! The body of `train_batch`: forward in training mode over the whole batch, the loss, then
 //! backward down to the first layer with weights. Execution is layer-major: each per-sample layer
 //! runs over the batch split into chunks on threads (one gradient accumulator per chunk), and
-//! BatchNorm runs once over the whole batch, as its statistics require. Every call goes to a
-//! const-generic kernel of `cnn-runtime`.
+//! BatchNorm runs once over the whole batch, as its statistics require; Dense calls its batched
+//! kernels once per chunk, so its weights are read once per chunk rather than once per sample.
+//! Every call goes to a const-generic kernel of `cnn-runtime`.
 
 use cnn_spec::{Activation, Layer, LayerPlan, Network, PoolKind};
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -162,9 +163,20 @@ fn forward_layer(i: usize, plan: &LayerPlan, is_last: bool) -> TokenStream {
             let act = activate(*activation, is_last);
             each(quote!(k::conv2d::forward #g (x, &self.#field.weight, &self.#field.bias, y); #act))
         }
+        // One call per chunk, so the weights are read once per chunk rather than once per sample;
+        // then the activation, sample by sample.
         Layer::Dense { activation, .. } => {
             let act = activate(*activation, is_last);
-            each(quote!(k::dense::forward #g (x, &self.#field.weight, &self.#field.bias, y); #act))
+            let act = match activation {
+                Some(_) => quote!(for y in ys.iter_mut() { #act }),
+                None => quote!(),
+            };
+            quote! {
+                par::each((#x, &mut *#a), chunks, &|(xs, ys): (&[#tx], &mut [#ty])| {
+                    k::dense::forward_batch #g (xs, &self.#field.weight, &self.#field.bias, ys);
+                    #act
+                });
+            }
         }
         Layer::Pool { kind: PoolKind::Max, .. } => each(quote!(k::pool::max_forward #g (x, y);)),
         Layer::Pool { kind: PoolKind::Avg, .. } => each(quote!(k::pool::avg_forward #g (x, y);)),
@@ -213,8 +225,43 @@ fn backward_layer(i: usize, plan: &LayerPlan, is_last: bool, is_first_learned: b
     let dxs = quote!(let dxs: &mut [#tx] = t::batch_view_mut(&mut gb[..b * #lx]););
     let swap = quote!(core::mem::swap(&mut ga, &mut gb););
     let code = match &plan.layer {
-        Layer::Conv2d { activation, .. } | Layer::Dense { activation, .. } => {
-            let kernel = if matches!(plan.layer, Layer::Conv2d { .. }) { quote!(conv2d) } else { quote!(dense) };
+        // The activation's backward sample by sample, then one call per chunk (see `forward_layer`).
+        Layer::Dense { activation, .. } => {
+            let x = input_of(i);
+            let act = match activation {
+                Some(_) => {
+                    let act = activate_backward(*activation, is_last);
+                    quote!(for (y, dy) in ys.iter().zip(dys.iter_mut()) { #act })
+                }
+                None => quote!(let _ = ys;),
+            };
+            let (w, dw, db) =
+                (quote!(&self.#field.weight), quote!(&mut grad.#field.weight), quote!(&mut grad.#field.bias));
+            if is_first_learned {
+                return (
+                    quote! {{
+                        #dys
+                        par::for_chunks((#x, &*#a, dys), grads,
+                            &|(xs, ys, dys): (&[#tx], &[#ty], &mut [#ty]), grad: &mut Self| {
+                                #act
+                                k::dense::backward_batch #g (xs, #w, &*dys, None, #dw, #db);
+                            });
+                    }},
+                    false,
+                );
+            }
+            quote! {{
+                #dys
+                #dxs
+                par::for_chunks((#x, &*#a, dys, dxs), grads,
+                    &|(xs, ys, dys, dxs): (&[#tx], &[#ty], &mut [#ty], &mut [#tx]), grad: &mut Self| {
+                        #act
+                        k::dense::backward_batch #g (xs, #w, &*dys, Some(dxs), #dw, #db);
+                    });
+            }}
+        }
+        Layer::Conv2d { activation, .. } => {
+            let kernel = quote!(conv2d);
             let act = activate_backward(*activation, is_last);
             let w = quote!(&self.#field.weight);
             let (dw, db) = (quote!(&mut grad.#field.weight), quote!(&mut grad.#field.bias));
