@@ -8,7 +8,8 @@
 //!
 //! Throughput is reported in elements per second where **one element is one FLOP** (a multiply-add
 //! counts 2, over the nominal `F·C·OH·OW·KH·KW` taps, padding included): `Gelem/s` reads as
-//! GFLOP/s. A backward pass counts its weight gradient and, when it computes one, its input
+//! GFLOP/s. The `xN` dense cases run the batched kernels of the training step on `N` samples per
+//! call. A backward pass counts its weight gradient and, when it computes one, its input
 //! gradient; the first layer of a network computes none, as in training. Compare with the FMA peak
 //! from `cargo run --release --example peak`.
 
@@ -107,6 +108,42 @@ fn dense<const I: usize, const O: usize>(group: &mut Group<'_>, layer: &str) {
     }
 }
 
+/// Forward and backward (with the input gradient) of an `I`→`O` dense layer over `N` samples in
+/// one call, as the training step runs it, on every ISA.
+fn dense_batch<const I: usize, const O: usize, const N: usize>(group: &mut Group<'_>, layer: &str) {
+    let mut rng = Rng::new(3);
+    let xs = random::<[[f32; I]; N]>(&mut rng);
+    let w = random::<[[f32; I]; O]>(&mut rng);
+    let b = random::<[f32; O]>(&mut rng);
+    let dys = random::<[[f32; O]; N]>(&mut rng);
+    let mut ys = zeroed_box::<[[f32; O]; N]>();
+    let mut dxs = zeroed_box::<[[f32; I]; N]>();
+    let mut dw = zeroed_box::<[[f32; I]; O]>();
+    let mut db = zeroed_box::<[f32; O]>();
+    let flop = 2 * (I * O * N) as u64;
+    for isa in Isa::available() {
+        group.throughput(Throughput::Elements(flop));
+        group.bench_function(format!("{layer} x{N}/forward_batch/{}", isa.name()), |bench| {
+            with_isa(isa, || bench.iter(|| dense::forward_batch::<I, O>(black_box(&xs[..]), &w, &b, &mut ys[..])))
+        });
+        group.throughput(Throughput::Elements(2 * flop));
+        group.bench_function(format!("{layer} x{N}/backward_batch/{}", isa.name()), |bench| {
+            with_isa(isa, || {
+                bench.iter(|| {
+                    dense::backward_batch::<I, O>(
+                        black_box(&xs[..]),
+                        &w,
+                        &dys[..],
+                        Some(&mut dxs[..]),
+                        &mut dw,
+                        &mut db,
+                    )
+                })
+            })
+        });
+    }
+}
+
 fn layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("layers");
     conv::<1, 28, 28, 6, 5, 2, 28, 28>(&mut group, "lenet5 conv1 1→6 28x28 k5 pad 2", false);
@@ -118,6 +155,9 @@ fn layers(c: &mut Criterion) {
     dense::<400, 120>(&mut group, "lenet5 dense1 400→120");
     dense::<256, 120>(&mut group, "keras dense1 256→120");
     dense::<3136, 1024>(&mut group, "tf2 dense1 3136→1024");
+    // The batched kernels of the training step: a chunk of batch 64 on 2 threads (50 for TF2).
+    dense_batch::<400, 120, 32>(&mut group, "lenet5 dense1 400→120");
+    dense_batch::<3136, 1024, 25>(&mut group, "tf2 dense1 3136→1024");
     group.finish();
 }
 
