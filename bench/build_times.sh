@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Build times of a user crate that depends on this checkout and declares LeNet-5 in its main.rs:
-# clean (all dependencies) and incremental (after editing the network), release and debug,
-# 3 runs each. Usage: bash bench/build_times.sh   (prints one line per run; report medians)
+# Build times of a user crate that depends on a checkout of `cnn` (this one by default) and
+# declares LeNet-5 in its main.rs: clean (all dependencies) and incremental (after editing the
+# network), release and debug, $RUNS runs each (default 3). Prints one line per run, wall-clock
+# and CPU (user + system) seconds, then the medians.
+#
+#   bash bench/build_times.sh [CHECKOUT]      # e.g. a clone of an older commit, to compare
+#
+# The machine should be idle: wall-clock time counts waiting for the cores; CPU time does not, so
+# it is the steadier figure on a shared machine.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "${1:-$(dirname "$0")/..}" && pwd)
+runs=${RUNS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/src"
@@ -42,22 +49,44 @@ fn main() {
 }
 RS
 cd "$work"
+# Runs a build; prints "WALL CPU" in seconds.
 seconds() {
-    local start end
+    local start end usage
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || { echo "build failed: $*" >&2; exit 1; }
+    usage=$( (
+        "$@" >/dev/null 2>&1 || exit 1
+        times
+    ) | tail -n 1) || { echo "build failed: $*" >&2; exit 1; }
     end=$(date +%s.%N)
-    echo "$end - $start" | bc
+    # `times` prints the children's user and system time, as "1m2.345s 0m0.678s".
+    echo "$usage" | awk -v wall="$(echo "$end - $start" | bc)" '{
+        cpu = 0
+        for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); cpu += t[1] * 60 + t[2] }
+        printf "%.2f %.2f\n", wall, cpu
+    }'
 }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 lscpu | grep -E 'Model name' || true
+echo "checkout: $repo ($(git -C "$repo" describe --always --dirty 2>/dev/null || echo 'not a git checkout'))"
+results=$work/results
 for profile in --release ""; do
-    for run in 1 2 3; do
+    for run in $(seq "$runs"); do
         rm -rf target
-        clean=$(seconds cargo build $profile)
+        out=$(seconds cargo build $profile)
+        read -r clean clean_cpu <<<"$out"
         sed -i 's/Dense 84 relu/Dense 85 relu/' src/main.rs
-        edit=$(seconds cargo build $profile)
+        out=$(seconds cargo build $profile)
+        read -r edit edit_cpu <<<"$out"
         sed -i 's/Dense 85 relu/Dense 84 relu/' src/main.rs
         seconds cargo build $profile >/dev/null
-        echo "profile=${profile:-debug} run=$run clean=${clean}s incremental=${edit}s"
+        name=${profile:-debug}
+        name=${name#--}
+        echo "$name $clean $clean_cpu $edit $edit_cpu" >>"$results"
+        echo "profile=$name run=$run clean=${clean}s (cpu ${clean_cpu}s) incremental=${edit}s (cpu ${edit_cpu}s)"
     done
+done
+echo "medians of $runs runs, wall-clock (CPU) seconds:"
+for name in release debug; do
+    col() { awk -v p="$name" -v c="$1" '$1 == p { print $c }' "$results" | median; }
+    echo "$name: clean $(col 2) ($(col 3)) incremental $(col 4) ($(col 5))"
 done

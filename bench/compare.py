@@ -25,7 +25,7 @@ that is faster, the table shows the 1-thread figure, marked *, and gives both be
 input to a fixed [batch, 1, 28, 28], optimises the model for it, and reports the median of 5 runs as
 above, with its outputs' largest difference from PyTorch's (a figure off by more than 1e-4 is dropped).
 
-Then, unless --skip-rust, it runs `cargo run --release --features dynamic --example throughput -- --json`
+Then, unless --skip-rust, it runs `cargo run --release --features dynamic,zoo --example throughput -- --json`
 with the same threads, images and networks, and prints one table with the four engines' images per
 second and the ratios generated/dynamic, generated/PyTorch, generated/ORT and generated/tract.
 --skip-train leaves out the training epochs (PyTorch's, and the Rust example's with --images 0).
@@ -338,7 +338,7 @@ def python_side(torch, ort, tract, net, args, directory, workdir):
 
 def rust_side(args, nets, directory):
     """{(net, engine, measurement): images/s} from the throughput example's JSON lines, or {} if it fails."""
-    cmd = ["cargo", "run", "--release", "--features", "dynamic", "--example", "throughput", "--", "--json",
+    cmd = ["cargo", "run", "--release", "--features", "dynamic,zoo", "--example", "throughput", "--", "--json",
            "--threads", str(args.threads), "--images", str(0 if args.skip_train else args.images),
            "--net", ",".join(nets),
            "--seconds", str(args.seconds), "--data", str(directory)]  # fmt: skip

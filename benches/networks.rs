@@ -4,7 +4,7 @@
 //! tutorial's LeNet and the TF2 tutorial's network.
 //!
 //! ```text
-//! cargo bench --features dynamic --bench networks [-- FILTER]
+//! cargo bench --features dynamic,zoo --bench networks [-- FILTER]
 //! ```
 //!
 //! Throughput is in images ("elements") per second. MNIST is read from `$MNIST_DIR`, else

@@ -8,7 +8,7 @@
 //! So the example defaults to seed 2; try others with `--seed N`.
 //!
 //! ```text
-//! cargo run --release --example keras_lenet5 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
+//! cargo run --release --features zoo --example keras_lenet5 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
 //! ```
 
 mod common;

@@ -3,7 +3,7 @@
 //! weights under `target/lenet5/`.
 //!
 //! ```text
-//! cargo run --release --example lenet5 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
+//! cargo run --release --features zoo --example lenet5 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
 //! ```
 //!
 //! MNIST is read from `--data DIR`, else `$MNIST_DIR`, else `../shared/data/mnist`.

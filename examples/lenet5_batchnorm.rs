@@ -2,7 +2,7 @@
 //! (`cnn::zoo::LeNet5BatchNorm`): Adam 1e-3, batch 64, 10 epochs.
 //!
 //! ```text
-//! cargo run --release --example lenet5_batchnorm -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
+//! cargo run --release --features zoo --example lenet5_batchnorm -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
 //! ```
 
 mod common;

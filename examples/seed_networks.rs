@@ -2,7 +2,7 @@
 //! prints each one's summary (the table the compiler checked) and runs a forward pass on a batch.
 //!
 //! ```text
-//! cargo run --release --example seed_networks
+//! cargo run --release --features zoo --example seed_networks
 //! ```
 
 use cnn::zoo::{KerasLeNet5, KerasLeNetExercise, LeNet5, LeNet5BatchNorm, Tf2Net};

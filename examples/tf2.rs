@@ -8,7 +8,7 @@
 //! `--seed N` runs another.
 //!
 //! ```text
-//! cargo run --release --example tf2 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
+//! cargo run --release --features zoo --example tf2 -- [--data DIR] [--epochs N] [--threads N] [--out DIR]
 //! ```
 
 mod common;

@@ -3,7 +3,7 @@
 //! training epoch.
 //!
 //! ```text
-//! cargo run --release --features dynamic --example throughput -- [--net lenet5|keras_lenet5|tf2|all]
+//! cargo run --release --features dynamic,zoo --example throughput -- [--net lenet5|keras_lenet5|tf2|all]
 //!     [--threads N] [--images N] [--seconds S] [--data DIR] [--json]
 //! ```
 //!

@@ -111,8 +111,22 @@
 //! ```no_run
 //! use cnn::runtime::data::{Dataset, Mnist, Normalize};
 //! use cnn::runtime::{io, optim::Adam, train::Fit};
-//! use cnn::zoo::LeNet5;
-//! use cnn::{Init, Model};
+//! use cnn::{cnn, Init, Model};
+//!
+//! cnn! {
+//!     /// LeNet-5 with ReLU and padding 2 (`cnn::zoo::LeNet5` with the feature `zoo`).
+//!     pub struct LeNet5 {
+//!         input 1@28x28,
+//!         Conv2D 6@5x5 padding 2 relu,
+//!         MaxPool 2,
+//!         Conv2D 16@5x5 relu,
+//!         MaxPool 2,
+//!         Flatten,
+//!         Dense 120 relu,
+//!         Dense 84 relu,
+//!         Dense 10,
+//!     }
+//! }
 //!
 //! let mnist = Mnist::load("../shared/data/mnist")?;
 //! let train = Dataset::new(mnist.train(), Normalize::MNIST)?;
@@ -142,11 +156,33 @@
 //!
 //! The files under `tests/ui/` of the repository show every message.
 //!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `zoo` | `cnn::zoo`: the seed tutorials' networks, declared and ready to use (Keras's LeNet-5 and its 32x32 exercise, LeNet-5 with ReLU and with BatchNorm, the TF2 network) |
+//! | `dynamic` | `cnn::dynamic`: the same networks built at run time from their declaration text or JSON |
+//! | `download` | `cnn::runtime::data::download`: MNIST from a public mirror, checked by SHA-256 |
+//!
+//! None is on by default. `zoo` is off because every crate that enables it compiles its five
+//! networks (forward and training code, each kernel for three instruction sets), which costs
+//! more than the rest of a clean build; a crate that declares its own network does not pay for
+//! them. To use the zoo:
+//!
+//! ```toml
+//! [dependencies]
+//! cnn = { version = "0.1", features = ["zoo"] }
+//! ```
+//!
+//! The repository's examples and most of its tests use the zoo: `cargo run --release --features
+//! zoo --example lenet5`, `cargo test --workspace --all-features`.
+//!
 //! Generated code names this crate as `::cnn`: depend on it under that name.
 
 // Lets the networks of `zoo` name this crate `::cnn`, as generated code does everywhere else.
 extern crate self as cnn;
 
+#[cfg(feature = "zoo")]
 pub mod zoo;
 
 pub use cnn_macros::cnn;

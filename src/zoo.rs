@@ -1,4 +1,9 @@
-//! The networks of the tutorials this library reproduces, declared once and ready to use.
+//! The networks of the tutorials this library reproduces, declared once and ready to use
+//! (feature `zoo`, off by default: `cnn = { version = "0.1", features = ["zoo"] }`).
+//!
+//! A crate that enables the feature compiles all five networks, with their training code, whether
+//! it uses them or not; declaring the one you need with [`cnn!`](crate::cnn!) (copy its
+//! declaration from this file) builds faster.
 //!
 //! ```
 //! use cnn::zoo::KerasLeNet5;

@@ -72,8 +72,12 @@ cnn! {
     }
 }
 
-/// Tolerance relative to the largest magnitude of the tensor compared (at least 1).
-const TOLERANCE: f32 = 1e-5;
+/// Tolerance relative to the largest magnitude of the tensor compared (at least 1). The two sides
+/// sum in different orders (ndarray's matrix multiply against our FMA kernels), and BatchNorm over
+/// a batch of 5 amplifies the difference: the worst case measured is LeNet5BatchNorm's
+/// `dense1.weight` gradient on the AVX2 path (AMD EPYC Zen 3), 1.02e-5 of its scale; a wrong
+/// gradient is off by far more.
+const TOLERANCE: f32 = 2e-5;
 const BATCH: usize = 5;
 
 fn params<T: Trainable>(model: &T) -> Vec<(String, Vec<f32>)> {

@@ -1,8 +1,9 @@
-//! A training step and an inference call allocate nothing after warm-up: a counting global
-//! allocator proves it. It counts only on the threads a test enrols (its own and its rayon
-//! workers), so the test harness and the other test do not disturb the count.
+//! A training step and inference (one sample, a batch, `infer` on a pool) allocate nothing after
+//! warm-up: a counting global allocator proves it. It counts only on the threads a test enrols
+//! (its own and its rayon workers), so the test harness and the other tests do not disturb the
+//! count.
 
-use cnn::runtime::tensor::batch_flat;
+use cnn::runtime::tensor::{batch_flat, batch_flat_mut, zeroed};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -11,17 +12,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use cnn::runtime::data::{Dataset, Mnist, Normalize};
 use cnn::runtime::loss::Loss;
 use cnn::runtime::optim::Adam;
-use cnn::runtime::train::Trainer;
-use cnn::zoo::{KerasLeNet5, LeNet5, LeNet5BatchNorm, Tf2Net};
-use cnn::Model;
+use cnn::runtime::train::{infer, Trainer};
+use cnn::zoo::{KerasLeNet5, KerasLeNetExercise, LeNet5, LeNet5BatchNorm, Tf2Net};
+use cnn::{Model, Trainable};
 
 /// Counts allocations made on enrolled threads.
 struct Counting;
 
 /// Allocations on the threads of the training test.
 static TRAINING: AtomicUsize = AtomicUsize::new(0);
-/// Allocations on the threads of the inference test.
+/// Allocations on the thread of the inference test.
 static INFERENCE: AtomicUsize = AtomicUsize::new(0);
+/// Allocations on the threads of the `infer` test's pool.
+static INFER: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// The counter of this thread's allocations, if any (a const initialiser: reading it never
@@ -58,28 +61,33 @@ fn allocations_of(counter: &AtomicUsize, f: impl FnOnce()) -> usize {
     counter.load(Ordering::SeqCst) - before
 }
 
-/// One warm-up call of `M`'s single-sample and batch inference, then counts ten more of each.
+/// Samples of the batches inference is checked on: one, a block, and several blocks and a part.
+const BATCHES: [usize; 3] = [1, 64, 300];
+
+/// One warm-up call of `M`'s single-sample and batch inference (on each of [`BATCHES`]), then
+/// counts three more rounds of each.
 fn inference_allocates_nothing<M: Model>() {
     enrol(&INFERENCE);
     let model = M::new(1);
     let mut ws = M::workspace();
-    let xs = vec![cnn::runtime::tensor::zeroed::<M::Input>(); 4];
-    let mut ys = vec![cnn::runtime::tensor::zeroed::<M::Output>(); 4];
-    model.forward_with(&xs[0], &mut ys[0], &mut ws);
-    model.forward_batch_with(&xs, &mut ys, &mut ws);
-    let count = allocations_of(&INFERENCE, || {
-        for _ in 0..10 {
-            model.forward_with(&xs[0], &mut ys[0], &mut ws);
-            model.forward_batch_with(&xs, &mut ys, &mut ws);
+    let xs: Vec<M::Input> = std::iter::repeat_n(zeroed(), 300).collect();
+    let mut ys: Vec<M::Output> = std::iter::repeat_n(zeroed(), 300).collect();
+    let mut round = || {
+        model.forward_with(&xs[0], &mut ys[0], &mut ws);
+        for n in BATCHES {
+            model.forward_batch_with(&xs[..n], &mut ys[..n], &mut ws);
         }
-    });
-    assert_eq!(count, 0, "{}: {count} allocations in 10 warm inference calls", M::NAME);
+    };
+    round();
+    let count = allocations_of(&INFERENCE, || (0..3).for_each(|_| round()));
+    assert_eq!(count, 0, "{}: {count} allocations in 3 rounds of warm inference calls", M::NAME);
 }
 
 #[test]
 fn an_inference_call_allocates_nothing_after_warm_up() {
     inference_allocates_nothing::<LeNet5>();
     inference_allocates_nothing::<KerasLeNet5>();
+    inference_allocates_nothing::<KerasLeNetExercise>();
     inference_allocates_nothing::<LeNet5BatchNorm>();
     // The TF2 network's activations need more stack than a test thread has.
     std::thread::Builder::new()
@@ -88,6 +96,36 @@ fn an_inference_call_allocates_nothing_after_warm_up() {
         .expect("a thread")
         .join()
         .expect("no allocation in the TF2 network's inference");
+}
+
+/// `infer` of `M` on [`BATCHES`] in `pool`, after every thread of the pool has its workspace and
+/// one warm-up round: three more rounds allocate nothing.
+fn infer_allocates_nothing<M: Model>(pool: &rayon::ThreadPool) {
+    let model = M::new(1);
+    let xs: Vec<M::Input> = std::iter::repeat_n(zeroed(), 300).collect();
+    let mut ys: Vec<M::Output> = std::iter::repeat_n(zeroed(), 300).collect();
+    // Which threads a call's chunks run on varies: warm every thread's workspace up, not just some.
+    pool.broadcast(|_| model.with_scratch(|_| ()));
+    let mut round = || {
+        for n in BATCHES {
+            infer(&model, batch_flat(&xs[..n]), batch_flat_mut(&mut ys[..n]));
+        }
+    };
+    pool.install(&mut round);
+    let count = allocations_of(&INFER, || pool.install(|| (0..3).for_each(|_| round())));
+    assert_eq!(count, 0, "{}: {count} allocations in 3 rounds of warm infer calls", M::NAME);
+}
+
+#[test]
+fn infer_allocates_nothing_after_warm_up() {
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(2).stack_size(16 << 20).start_handler(|_| enrol(&INFER)).build();
+    let pool = pool.unwrap();
+    infer_allocates_nothing::<LeNet5>(&pool);
+    infer_allocates_nothing::<KerasLeNet5>(&pool);
+    infer_allocates_nothing::<KerasLeNetExercise>(&pool);
+    infer_allocates_nothing::<LeNet5BatchNorm>(&pool);
+    infer_allocates_nothing::<Tf2Net>(&pool);
 }
 
 #[test]

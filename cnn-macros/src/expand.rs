@@ -6,7 +6,7 @@ use cnn_syntax::Checked;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::forward::forward;
+use crate::forward::{batched, forward};
 use crate::tokens::{layer_expr, lit, rt, shape_expr, tensor_type};
 
 pub fn model(checked: &Checked, network: &Network) -> TokenStream {
@@ -45,6 +45,16 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
     let Consts { trainable, non_trainable, macs, input_shape, output_shape, layers } = &consts;
     let crate::forward::Forward { body, workspace_len } = forward(network);
     let workspace_len = lit(workspace_len);
+    let batched = batched(network).map(|b| {
+        let (body, len) = (b.body, b.workspace_len);
+        quote! {
+            const BATCH_WORKSPACE_LEN: usize = #len;
+
+            fn forward_batch_with(&self, xs: &[Self::Input], ys: &mut [Self::Output], ws: &mut #rt::Workspace) {
+                #body
+            }
+        }
+    });
     let docs = Consts::docs(network);
     let [d_trainable, d_frozen, d_macs, d_input, d_output, d_layers] = &docs;
 
@@ -98,6 +108,8 @@ pub fn model(checked: &Checked, network: &Network) -> TokenStream {
                 let ws = ws.slice(<Self as #rt::Model>::WORKSPACE_LEN);
                 #body
             }
+
+            #batched
 
             fn zeroed() -> Self {
                 #name { #(#zero_fields)* }

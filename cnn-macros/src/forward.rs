@@ -1,6 +1,11 @@
 //! The body of `forward_with`: one call into a const-generic kernel of `cnn-runtime` per layer,
 //! each writing its own slice of the workspace. No per-element code is generated, so build time
-//! stays linear in the number of layers.
+//! stays linear in the number of layers. [`batch`] builds `forward_batch_with` from the same
+//! pieces.
+
+mod batch;
+
+pub use batch::batched;
 
 use cnn_spec::{Layer, LayerPlan, Network, PoolKind};
 use proc_macro2::{Ident, TokenStream};
@@ -31,18 +36,45 @@ impl Source {
 
 pub fn forward(network: &Network) -> Forward {
     let rt = rt();
+    let PerSample { mut body, workspace_len, last } = per_sample(network.layers(), None);
+    body.extend(quote! {
+        let _ = ws;
+        #rt::tensor::flat_mut(y).copy_from_slice(#rt::tensor::flat(#last));
+    });
+    Forward { body, workspace_len }
+}
+
+/// The statements running some layers on one sample `x`, each output in its own slice of `ws`.
+pub struct PerSample {
+    pub body: TokenStream,
+    /// Floats of `ws` taken.
+    pub workspace_len: usize,
+    /// The variable holding the last layer's output.
+    pub last: TokenStream,
+}
+
+/// The statements running `layers` (the first layers of a network) on the sample `x`. With
+/// `into`, the last layer writes into the tensor of that name (of the same length) instead of the
+/// workspace; it must not be a `Flatten` or `Dropout` after another layer, which would only
+/// rename its input.
+pub fn per_sample(layers: &[LayerPlan], into: Option<&Ident>) -> PerSample {
+    let rt = rt();
     let mut body = TokenStream::new();
     let mut workspace_len = 0;
     let mut source = Source::Input;
-    for (i, plan) in network.layers().iter().enumerate() {
+    for (i, plan) in layers.iter().enumerate() {
         let out = format_ident!("a{}", i + 1);
         let x = source.tokens();
-        let aliases = matches!(plan.layer, Layer::Flatten | Layer::Dropout { .. });
-        let stmts = match (&source, aliases) {
+        let stmts = match (&source, aliases(&plan.layer), into) {
             // Flatten and inference-mode Dropout change nothing but the type: no copy.
-            (Source::Buffer(_), true) => {
+            (Source::Buffer(_), true, _) => {
                 let ty = tensor_type(plan.output);
                 quote!(let #out: &mut #ty = #rt::tensor::reshape_mut(#x);)
+            }
+            (_, _, Some(into)) if i + 1 == layers.len() => {
+                let ty = tensor_type(plan.output);
+                let compute = layer_call(plan, &x, &out);
+                quote!(let #out: &mut #ty = #rt::tensor::reshape_mut(#into); #compute)
             }
             _ => {
                 workspace_len += plan.output.len();
@@ -54,12 +86,12 @@ pub fn forward(network: &Network) -> Forward {
         body.extend(stmts);
         source = Source::Buffer(out);
     }
-    let last = source.tokens();
-    body.extend(quote! {
-        let _ = ws;
-        #rt::tensor::flat_mut(y).copy_from_slice(#rt::tensor::flat(#last));
-    });
-    Forward { body, workspace_len }
+    PerSample { body, workspace_len, last: source.tokens() }
+}
+
+/// Whether `layer` only renames its input (when that is a buffer of its own).
+pub fn aliases(layer: &Layer) -> bool {
+    matches!(layer, Layer::Flatten | Layer::Dropout { .. })
 }
 
 fn allocate(out: &Ident, plan: &LayerPlan) -> TokenStream {
@@ -73,7 +105,7 @@ fn allocate(out: &Ident, plan: &LayerPlan) -> TokenStream {
 }
 
 /// The kernel call(s) computing layer `plan` from `x` into `out`.
-fn layer_call(plan: &LayerPlan, x: &TokenStream, out: &Ident) -> TokenStream {
+pub fn layer_call(plan: &LayerPlan, x: &TokenStream, out: &Ident) -> TokenStream {
     let rt = rt();
     let k = quote!(#rt::kernels);
     let g = kernel_generics(plan);

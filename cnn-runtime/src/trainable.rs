@@ -12,7 +12,7 @@ use crate::layers::{PairVisitor, ParamId};
 use crate::model::Model;
 use crate::tensor::{batch_view, batch_view_mut};
 use crate::train::TrainState;
-use crate::workspace::Workspace;
+use crate::workspace::{with_thread_workspace, Workspace};
 
 /// A model seen through flat `f32` batches: samples one after the other, each
 /// `input_shape().len()` (or `output_shape().len()`) floats, in CHW order.
@@ -44,6 +44,12 @@ pub trait Trainable: Send + Sync + Sized {
     /// # Panics
     /// If `xs` is not whole samples or `ys` is not one output per sample.
     fn forward_batch_flat(&self, xs: &[f32], ys: &mut [f32], scratch: &mut Self::Scratch);
+    /// Runs `f` with scratch memory for [`Trainable::forward_batch_flat`]: by default a new
+    /// [`Trainable::scratch`]. A [`Model`] lends the calling thread's own workspace instead, kept
+    /// between calls, so that repeated inference on a thread allocates nothing.
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut Self::Scratch) -> R) -> R {
+        f(&mut self.scratch())
+    }
     /// One training pass over a batch, as [`Model::train_batch`] with flat inputs.
     fn train_batch_flat(
         &mut self,
@@ -100,6 +106,10 @@ impl<M: Model> Trainable for M {
     fn forward_batch_flat(&self, xs: &[f32], ys: &mut [f32], scratch: &mut Workspace) {
         let (xs, ys): (&[M::Input], &mut [M::Output]) = (batch_view(xs), batch_view_mut(ys));
         self.forward_batch_with(xs, ys, scratch);
+    }
+
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut Workspace) -> R) -> R {
+        with_thread_workspace(M::WORKSPACE_LEN.max(M::BATCH_WORKSPACE_LEN), f)
     }
 
     fn train_batch_flat(

@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 
 use super::{check_lengths, decimal, slot_state, Optimizer};
+use crate::train::par;
 
 /// Adam, as PyTorch's `torch.optim.Adam`, or `torch.optim.AdamW` when `decoupled`. At step `t`:
 ///
@@ -119,20 +120,22 @@ impl Optimizer for Adam {
         let eps = self.eps;
         let shrink = (1.0 - lr * decimal(wd)) as f32;
         let (decay, l2) = (self.decoupled && wd != 0.0, !self.decoupled && wd != 0.0);
-
+        let update = move |(params, grads, m, v): (&mut [f32], &[f32], &mut [f32], &mut [f32])| {
+            for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
+                if decay {
+                    *p *= shrink;
+                }
+                let g = if l2 { g + wd * *p } else { g };
+                // `lerp(m, g, w)` as PyTorch's CPU kernel computes it.
+                *m = if weight1 < 0.5 { *m + weight1 * (g - *m) } else { g - (g - *m) * (1.0 - weight1) };
+                *v = *v * b2 + weight2 * g * g;
+                let denom = v.sqrt() / bias2_sqrt + eps;
+                *p += step_size * *m / denom;
+            }
+        };
         let m = slot_state(&mut self.m, slot, params.len()).0;
         let v = slot_state(&mut self.v, slot, params.len()).0;
-        for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
-            if decay {
-                *p *= shrink;
-            }
-            let g = if l2 { g + wd * *p } else { g };
-            // `lerp(m, g, w)` as PyTorch's CPU kernel computes it.
-            *m = if weight1 < 0.5 { *m + weight1 * (g - *m) } else { g - (g - *m) * (1.0 - weight1) };
-            *v = *v * b2 + weight2 * g * g;
-            let denom = v.sqrt() / bias2_sqrt + eps;
-            *p += step_size * *m / denom;
-        }
+        par::blocks((params, grads, m, v), &update, |(), ()| ());
     }
 }
 

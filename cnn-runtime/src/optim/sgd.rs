@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 
 use super::{check_lengths, decimal, slot_state, Optimizer};
+use crate::train::par;
 
 /// Stochastic gradient descent, as PyTorch's `torch.optim.SGD`:
 ///
@@ -88,22 +89,27 @@ impl Optimizer for Sgd {
         check_lengths(slot, params, grads);
         let (lr, wd) = (self.lr, self.weight_decay);
         if self.momentum == 0.0 {
-            for (p, &g) in params.iter_mut().zip(grads) {
-                let g = if wd != 0.0 { g + wd * *p } else { g };
-                *p += -lr * g;
-            }
-            return;
+            let update = move |(params, grads): (&mut [f32], &[f32])| {
+                for (p, &g) in params.iter_mut().zip(grads) {
+                    let g = if wd != 0.0 { g + wd * *p } else { g };
+                    *p += -lr * g;
+                }
+            };
+            return par::blocks((params, grads), &update, |(), ()| ());
         }
         let (momentum, nesterov) = (self.momentum, self.nesterov);
         // Python computes `1 - dampening` in double precision; PyTorch casts it to f32.
         let keep = (1.0 - decimal(self.dampening)) as f32;
         let (buffer, first) = slot_state(&mut self.buffers, slot, params.len());
-        for ((p, &g), b) in params.iter_mut().zip(grads).zip(buffer) {
-            let g = if wd != 0.0 { g + wd * *p } else { g };
-            *b = if first { g } else { *b * momentum + keep * g };
-            let step = if nesterov { g + momentum * *b } else { *b };
-            *p += -lr * step;
-        }
+        let update = move |(params, grads, buffer): (&mut [f32], &[f32], &mut [f32])| {
+            for ((p, &g), b) in params.iter_mut().zip(grads).zip(buffer) {
+                let g = if wd != 0.0 { g + wd * *p } else { g };
+                *b = if first { g } else { *b * momentum + keep * g };
+                let step = if nesterov { g + momentum * *b } else { *b };
+                *p += -lr * step;
+            }
+        };
+        par::blocks((params, grads, buffer), &update, |(), ()| ());
     }
 }
 

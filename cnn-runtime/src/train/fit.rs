@@ -2,14 +2,13 @@ use alloc::vec::Vec;
 use core::fmt;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::data::{batch_count, shuffled_order, DataError, Dataset};
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 use crate::train::history::{Epoch, History};
 use crate::train::infer::evaluate;
+use crate::train::progress::{Progress, Totals};
 use crate::train::trainer::{TrainError, Trainer};
 use crate::trainable::Trainable;
 
@@ -49,7 +48,9 @@ impl From<TrainError> for FitError {
 }
 
 /// Keras's `fit`: epochs of shuffled mini-batches, with an optional validation set evaluated after
-/// each epoch, and a progress bar showing loss, accuracy and images per second.
+/// each epoch, and a progress line on stderr: epoch, batches done, running loss and accuracy,
+/// images per second and time left, redrawn in place on a terminal; one line per epoch (with the
+/// validation accuracy and the epoch's time) when stderr is not a terminal.
 ///
 /// See the `cnn` crate's documentation (section Training) for a complete example.
 #[derive(Clone, Debug)]
@@ -93,7 +94,7 @@ impl<'a> Fit<'a> {
         self
     }
 
-    /// No progress bar.
+    /// No progress line.
     pub fn quiet(mut self) -> Self {
         self.progress = false;
         self
@@ -136,23 +137,24 @@ impl<'a> Fit<'a> {
         let batches = batch_count(data.len(), self.batch_size);
         for epoch in 1..=self.epochs {
             let order = shuffled_order(data.len(), &mut Rng::new(self.seed ^ (epoch as u64).wrapping_mul(0x9E37)));
-            let bar = self.progress_bar(epoch, batches);
+            let mut progress = self.progress.then(|| Progress::new(epoch, self.epochs, batches));
             let start = Instant::now();
             let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
+            let totals = |batches: usize, loss_sum: f64, correct: usize, seen: usize| Totals {
+                batches,
+                loss_sum,
+                correct,
+                seen,
+                seconds: start.elapsed().as_secs_f64(),
+            };
             for k in 0..batches {
                 data.batch_into(&order, k, self.batch_size, &mut images, &mut labels)?;
                 let stats = trainer.step(model, &images, &labels, self.loss, optimizer)?;
                 loss_sum += stats.loss_sum;
                 correct += stats.correct;
                 seen += stats.samples;
-                if let Some(bar) = &bar {
-                    bar.set_message(format!(
-                        "loss {:.4} acc {:.4} {:.0} img/s",
-                        loss_sum / seen as f64,
-                        correct as f64 / seen as f64,
-                        seen as f64 / start.elapsed().as_secs_f64()
-                    ));
-                    bar.inc(1);
+                if let Some(progress) = &mut progress {
+                    progress.update(&totals(k + 1, loss_sum, correct, seen));
                 }
             }
             let seconds = start.elapsed().as_secs_f64();
@@ -163,14 +165,9 @@ impl<'a> Fit<'a> {
                 }
                 None => (None, None),
             };
-            if let Some(bar) = bar {
-                let val = val_accuracy.map_or(String::new(), |a| format!(" val_acc {a:.4}"));
-                bar.finish_with_message(format!(
-                    "loss {:.4} acc {:.4}{val} {:.0} img/s",
-                    loss_sum / seen as f64,
-                    correct as f64 / seen as f64,
-                    seen as f64 / seconds
-                ));
+            if let Some(progress) = &mut progress {
+                let epoch_totals = Totals { batches, loss_sum, correct, seen, seconds };
+                progress.finish(&epoch_totals, val_accuracy);
             }
             history.epochs.push(Epoch {
                 epoch,
@@ -183,19 +180,6 @@ impl<'a> Fit<'a> {
             });
         }
         Ok(history)
-    }
-
-    fn progress_bar(&self, epoch: usize, batches: usize) -> Option<ProgressBar> {
-        if !self.progress {
-            return None;
-        }
-        let bar = ProgressBar::new(batches as u64);
-        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-        bar.set_style(style);
-        bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
-        Some(bar)
     }
 }
 

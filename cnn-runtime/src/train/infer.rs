@@ -66,7 +66,9 @@ pub fn predict<M: Trainable>(model: &M, xs: &[f32]) -> Vec<usize> {
 
 /// The outputs of `model` for the samples of `xs` (one after the other, each
 /// `model.input_shape().len()` floats) into `ys` (each `model.output_shape().len()` floats), on all
-/// threads of the current rayon pool: the batch is cut into one contiguous chunk per thread.
+/// threads of the current rayon pool: the batch is cut into one contiguous chunk per thread. Each
+/// thread reuses its own scratch memory ([`Trainable::with_scratch`]), so that repeated calls on a
+/// generated model allocate nothing once warm.
 ///
 /// # Panics
 /// If `xs` is not whole samples or `ys` does not hold one output per sample.
@@ -77,7 +79,7 @@ pub fn infer<M: Trainable>(model: &M, xs: &[f32], ys: &mut [f32]) {
     assert_eq!(ys.len(), samples * out_len, "infer: {samples} samples need {} output floats", samples * out_len);
     let per_thread = samples.div_ceil(rayon::current_num_threads().max(1)).max(1);
     xs.par_chunks(per_thread * input_len).zip(ys.par_chunks_mut(per_thread * out_len)).for_each(|(xs, ys)| {
-        model.forward_batch_flat(xs, ys, &mut model.scratch());
+        model.with_scratch(|scratch| model.forward_batch_flat(xs, ys, scratch));
     });
 }
 
@@ -92,13 +94,14 @@ fn each_output<M: Trainable, S: Send>(
     let (input_len, out_len) = (model.input_shape().len().max(1), model.output_shape().len());
     let samples = xs.len() / input_len;
     par::for_chunks(0..samples, parts, &|chunk: Range<usize>, part: &mut S| {
-        let mut scratch = model.scratch();
         let mut ys = alloc::vec![0.0; INFERENCE_BATCH.min(chunk.len()) * out_len];
-        for first in chunk.clone().step_by(INFERENCE_BATCH) {
-            let n = INFERENCE_BATCH.min(chunk.end - first);
-            let ys = &mut ys[..n * out_len];
-            model.forward_batch_flat(&xs[first * input_len..(first + n) * input_len], ys, &mut scratch);
-            f(part, ys, first);
-        }
+        model.with_scratch(|scratch| {
+            for first in chunk.clone().step_by(INFERENCE_BATCH) {
+                let n = INFERENCE_BATCH.min(chunk.end - first);
+                let ys = &mut ys[..n * out_len];
+                model.forward_batch_flat(&xs[first * input_len..(first + n) * input_len], ys, scratch);
+                f(part, ys, first);
+            }
+        });
     });
 }

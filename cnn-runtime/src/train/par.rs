@@ -1,12 +1,13 @@
 //! Work over a batch split into a fixed number of contiguous chunks, one per thread, run in
 //! parallel with rayon. Chunk boundaries depend only on the batch size and the chunk count, so a
 //! training step gives the same result for the same seed and thread count; nothing is allocated.
+//! Elementwise passes over large tensors (gradient reduction, optimiser updates) run in blocks.
 
 use core::ops::Range;
 
 /// Something that can be cut at a sample index: batch slices, tuples of them, sample ranges.
 pub trait Split: Sized + Send {
-    /// Samples held (for a tuple, those of its first element).
+    /// Samples (or elements) held (for a tuple, those of its first element).
     fn samples(&self) -> usize;
     /// The first `mid` samples, and the rest.
     fn split_at(self, mid: usize) -> (Self, Self);
@@ -72,8 +73,7 @@ where
         [] => {}
         [only] => f(parts, only),
         _ => {
-            let half = states.len() / 2;
-            let mid = parts.samples() * half / states.len();
+            let (mid, half) = split_point(parts.samples(), states.len());
             let (left, right) = parts.split_at(mid);
             let (s_left, s_right) = states.split_at_mut(half);
             rayon::join(|| for_chunks(left, s_left, f), || for_chunks(right, s_right, f));
@@ -90,10 +90,51 @@ where
     if chunks <= 1 || parts.samples() <= 1 {
         return f(parts);
     }
-    let half = chunks / 2;
-    let mid = parts.samples() * half / chunks;
+    let (mid, half) = split_point(parts.samples(), chunks);
     let (left, right) = parts.split_at(mid);
     rayon::join(|| each(left, half, f), || each(right, chunks - half, f));
+}
+
+/// Where [`for_chunks`] and [`each`] cut `samples` samples shared by `chunks` chunks: the first
+/// `mid` samples go to the first `half` chunks.
+fn split_point(samples: usize, chunks: usize) -> (usize, usize) {
+    let half = chunks / 2;
+    (samples * half / chunks, half)
+}
+
+/// Calls `f` with the sample range of each chunk [`for_chunks`] makes of `samples` samples in
+/// `chunks` chunks, one after the other, first to last (or last to first with `reverse`).
+pub fn chunk_ranges(samples: Range<usize>, chunks: usize, reverse: bool, f: &mut dyn FnMut(Range<usize>)) {
+    if chunks <= 1 {
+        return f(samples);
+    }
+    let (mid, half) = split_point(samples.len(), chunks);
+    let (left, right) = Split::split_at(samples, mid);
+    let (first, second) =
+        if reverse { ((right, chunks - half), (left, half)) } else { ((left, half), (right, chunks - half)) };
+    chunk_ranges(first.0, first.1, reverse, f);
+    chunk_ranges(second.0, second.1, reverse, f);
+}
+
+/// Elements per block of [`blocks`]: a tensor this small is not worth a second thread.
+pub const BLOCK: usize = 1 << 14;
+
+/// `f` over blocks of at most [`BLOCK`] elements of `parts` (a tensor and its companions, say
+/// parameters, gradients and moments), in parallel, the results folded with `combine`. Elementwise
+/// work gives the same result as one pass over the whole.
+pub fn blocks<P, R, F>(parts: P, f: &F, combine: fn(R, R) -> R) -> R
+where
+    P: Split,
+    R: Send,
+    F: Fn(P) -> R + Sync,
+{
+    if parts.samples() <= BLOCK {
+        return f(parts);
+    }
+    let mid = parts.samples() / 2;
+    let (left, right) = parts.split_at(mid);
+    let (l, r) = rayon::join(|| blocks(left, f, combine), || blocks(right, f, combine));
+    combine(l, r)
 }
 
 #[cfg(test)]
@@ -132,5 +173,40 @@ mod tests {
         });
         assert_eq!(ys, xs.iter().map(|x| x * 2).collect::<Vec<_>>());
         assert_eq!(*calls.lock().unwrap(), 4);
+    }
+
+    #[test]
+    fn blocks_cover_every_element_once() {
+        for n in [0, 1, BLOCK, BLOCK + 1, 5 * BLOCK + 3] {
+            let src: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let mut dst = vec![0.0f32; n];
+            let count = blocks(
+                (&mut dst[..], &src[..]),
+                &|(d, s): (&mut [f32], &[f32])| {
+                    assert!(d.len() <= BLOCK);
+                    d.iter_mut().zip(s).for_each(|(d, s)| *d += s + 1.0);
+                    d.len()
+                },
+                |a, b| a + b,
+            );
+            assert_eq!(count, n);
+            assert!(dst.iter().enumerate().all(|(i, &d)| d == i as f32 + 1.0));
+        }
+    }
+
+    #[test]
+    fn chunk_ranges_are_the_chunks_of_for_chunks() {
+        for (n, t) in [(64, 2), (65, 3), (1, 4), (7, 7), (10, 1), (50, 2), (3, 5)] {
+            let mut seen = vec![Vec::new(); t];
+            for_chunks(0..n, &mut seen, &|range, s| s.push(range));
+            let chunks: Vec<Range<usize>> = seen.into_iter().flatten().collect();
+            let mut forward = Vec::new();
+            chunk_ranges(0..n, t, false, &mut |r| forward.push(r));
+            let mut backward = Vec::new();
+            chunk_ranges(0..n, t, true, &mut |r| backward.push(r));
+            backward.reverse();
+            assert_eq!(forward, chunks, "{n} samples, {t} chunks");
+            assert_eq!(backward, chunks, "{n} samples, {t} chunks, reversed");
+        }
     }
 }
