@@ -21,6 +21,21 @@ fn map_in_place<S: Simd>(s: S, x: &mut [f32], pad: f32, mut f: impl FnMut(S::V) 
     }
 }
 
+/// `d ← f(y, d)` by vectors of `S::LANES` over `y` and `d` of the same length; the last, partial
+/// vectors are loaded with zeros past the end, whose results are dropped.
+#[inline(always)]
+fn zip_in_place<S: Simd>(s: S, y: &[f32], d: &mut [f32], mut f: impl FnMut(S::V, S::V) -> S::V) {
+    let mut ys = y.chunks_exact(S::LANES);
+    let mut ds = d.chunks_exact_mut(S::LANES);
+    for (y, d) in (&mut ys).zip(&mut ds) {
+        s.store(f(s.load(y), s.load(d)), d);
+    }
+    let (y, d) = (ys.remainder(), ds.into_remainder());
+    if !d.is_empty() {
+        s.store_partial(f(s.load_partial(y, 0.0), s.load_partial(d, 0.0)), d);
+    }
+}
+
 /// ReLU in place. Shape: `x` is any tensor, flat. `x ← max(x, 0)`; `NaN` stays `NaN`.
 pub fn relu(x: &mut [f32]) {
     dispatch!(relu_avx512, relu_avx2, relu_body(x))
@@ -28,12 +43,14 @@ pub fn relu(x: &mut [f32]) {
 
 wrappers!(relu_avx512, relu_avx2, relu_body, [], (x: &mut [f32]));
 
-/// The body of [`relu`], compiled once per path: a select, not a branch, so it vectorises.
+/// The body of [`relu`], compiled once per path. Written with vectors because LLVM turns the
+/// scalar `if v < 0 { 0 } else { v }` into a masked store of the zeros (see [`Simd::opaque`]),
+/// which with the backward's took 10% of a LeNet-5 training step on a Zen 3. `max(0, v)` as x86's
+/// `maxps` gives `v` when `v` is `NaN`, and keeps `−0`, like the select.
 #[inline(always)]
-fn relu_body<S: Simd>(_: S, x: &mut [f32]) {
-    for v in x.iter_mut() {
-        *v = if *v < 0.0 { 0.0 } else { *v };
-    }
+fn relu_body<S: Simd>(s: S, x: &mut [f32]) {
+    let zero = s.zero();
+    map_in_place(s, x, 0.0, |v| s.max(zero, v));
 }
 
 /// Backward pass of [`relu`], in place on the gradient, from the forward's output.
@@ -48,12 +65,12 @@ pub fn relu_backward(y: &[f32], dy: &mut [f32]) {
 
 wrappers!(relu_backward_avx512, relu_backward_avx2, relu_backward_body, [], (y: &[f32], dy: &mut [f32]));
 
-/// The body of [`relu_backward`], compiled once per path (`y > 0` is false for `NaN`).
+/// The body of [`relu_backward`], compiled once per path (`y > 0` is false for `NaN`); with
+/// vectors and [`Simd::opaque`], to avoid the masked store (see [`relu_body`]).
 #[inline(always)]
-fn relu_backward_body<S: Simd>(_: S, y: &[f32], dy: &mut [f32]) {
-    for (d, &yv) in dy.iter_mut().zip(y) {
-        *d = if yv > 0.0 { *d } else { 0.0 };
-    }
+fn relu_backward_body<S: Simd>(s: S, y: &[f32], dy: &mut [f32]) {
+    let zero = s.zero();
+    zip_in_place(s, y, dy, |y, d| s.opaque(s.select_lt(zero, y, d, zero)));
 }
 
 /// Leaky ReLU in place. Shape: `x` is any tensor, flat. `x ← x` if `x ≥ 0`, else `slope · x`.

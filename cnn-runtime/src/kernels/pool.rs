@@ -141,6 +141,9 @@ fn max_backward_body<
     dy: &[[[f32; OW]; OH]; C],
     dx: &mut [[[f32; W]; H]; C],
 ) {
+    if const { KH == SH && KW == SW } {
+        return max_backward_tiling::<C, H, W, KH, KW, OH, OW>(x, dy, dx);
+    }
     for ((xc, dyc), dxc) in x.iter().zip(dy).zip(dx.iter_mut()) {
         for row in dxc.iter_mut() {
             row.fill(0.0);
@@ -152,6 +155,91 @@ fn max_backward_body<
                 dxc[i * SH + u][j * SW + v] += g;
             }
         }
+    }
+}
+
+/// [`max_backward_body`] for windows that tile the input (strides equal to the window, as in
+/// `MaxPool 2`): every element of `dx` lies in at most one window, so each is written once, `dy`
+/// or 0, with no zeroing first and no read-modify-write. The argmax is the same as
+/// [`window_argmax`]'s, as a flat window index.
+#[inline(always)]
+fn max_backward_tiling<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    x: &[[[f32; W]; H]; C],
+    dy: &[[[f32; OW]; OH]; C],
+    dx: &mut [[[f32; W]; H]; C],
+) {
+    for ((xc, dyc), dxc) in x.iter().zip(dy).zip(dx.iter_mut()) {
+        let (covered, rest) = dxc.split_at_mut(OH * KH);
+        for ((dy_row, rows), out) in dyc.iter().zip(xc.chunks_exact(KH)).zip(covered.chunks_exact_mut(KH)) {
+            // Columns right of the last window (floor mode) take no gradient.
+            for row in out.iter_mut() {
+                row[OW * KW..].fill(0.0);
+            }
+            if let ([r0, r1], [o0, o1]) = (rows, &mut *out) {
+                if KW == 2 {
+                    max_backward_2x2::<W, OW>(r0, r1, dy_row, o0, o1);
+                    continue;
+                }
+            }
+            for (j, &g) in dy_row.iter().enumerate() {
+                let left = j * KW;
+                let (mut arg, mut m) = (0, rows[0][left]);
+                for (u, row) in rows.iter().enumerate() {
+                    for (v, &val) in row[left..left + KW].iter().enumerate() {
+                        let take = !m.is_nan() && (val > m || val.is_nan());
+                        arg = if take { u * KW + v } else { arg };
+                        m = if take { val } else { m };
+                    }
+                }
+                for (u, row) in out.iter_mut().enumerate() {
+                    for (v, d) in row[left..left + KW].iter_mut().enumerate() {
+                        *d = if arg == u * KW + v { g } else { 0.0 };
+                    }
+                }
+            }
+        }
+        for row in rest {
+            row.fill(0.0);
+        }
+    }
+}
+
+/// One row of 2x2 windows of [`max_backward_tiling`]: input rows `r0`, `r1` to gradient rows `o0`,
+/// `o1`, as one flat loop over the windows with non-short-circuit conditions, which LLVM can
+/// vectorise (it does for LeNet-5's second pool, 10 columns; the 28-column first pool stays
+/// scalar, with branches: explicit vectors are the next step, see BENCHMARKS.md).
+#[inline(always)]
+fn max_backward_2x2<const W: usize, const OW: usize>(
+    r0: &[f32; W],
+    r1: &[f32; W],
+    dy: &[f32; OW],
+    o0: &mut [f32; W],
+    o1: &mut [f32; W],
+) {
+    // Whether `max_or_nan` replaces the running maximum `m` by `v`.
+    let take = |m: f32, v: f32| !m.is_nan() & ((v > m) | v.is_nan());
+    let (r0, r1) = (&r0[..2 * OW], &r1[..2 * OW]);
+    let (o0, o1) = (&mut o0[..2 * OW], &mut o1[..2 * OW]);
+    for j in 0..OW {
+        let (a, b, c, d) = (r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
+        let tb = take(a, b);
+        let m = if tb { b } else { a };
+        let tc = take(m, c);
+        let m = if tc { c } else { m };
+        let td = take(m, d);
+        let g = dy[j];
+        o1[2 * j + 1] = if td { g } else { 0.0 };
+        o1[2 * j] = if tc & !td { g } else { 0.0 };
+        o0[2 * j + 1] = if tb & !tc & !td { g } else { 0.0 };
+        o0[2 * j] = if tb | tc | td { 0.0 } else { g };
     }
 }
 
@@ -587,6 +675,8 @@ mod tests {
     fn backward_matches_the_reference() {
         for_each_isa(|_| {
             check_backward::<6, 24, 24, 2, 2, 2, 2, 12, 12>(121);
+            // 2x2 windows in floor mode: the last row and column are in no window.
+            check_backward::<2, 7, 9, 2, 2, 2, 2, 3, 4>(127);
             check_backward::<2, 10, 10, 3, 3, 3, 3, 3, 3>(122);
             check_backward::<2, 6, 5, 3, 3, 1, 1, 4, 3>(123);
             check_backward::<3, 9, 8, 3, 2, 3, 2, 3, 4>(124);
