@@ -89,6 +89,83 @@ pub(crate) trait Simd: Copy {
     fn select_lt(self, a: Self::V, b: Self::V, then: Self::V, otherwise: Self::V) -> Self::V;
     /// `v` rounded to the nearest integer (ties either way), for `|v| < 2²²` or `NaN`.
     fn round(self, v: Self::V) -> Self::V;
+
+    // Masks: lanes of all one bits (true) or all zero bits (false), for the bitwise operations
+    // below. The defaults go lane by lane through memory; the paths whose kernels use them
+    // (SSE2, AVX2) have one instruction each.
+
+    /// The mask of the lanes where `a < b` (false where either is `NaN`).
+    #[inline(always)]
+    fn lt_mask(self, a: Self::V, b: Self::V) -> Self::V {
+        self.lanes2(a, b, |a, b| mask_bits(f32::from_bits(a) < f32::from_bits(b)))
+    }
+    /// The mask of the lanes that are `NaN`.
+    #[inline(always)]
+    fn nan_mask(self, v: Self::V) -> Self::V {
+        self.lanes2(v, v, |v, _| mask_bits(f32::from_bits(v).is_nan()))
+    }
+    /// `a & b`, bit by bit.
+    #[inline(always)]
+    fn and(self, a: Self::V, b: Self::V) -> Self::V {
+        self.lanes2(a, b, |a, b| a & b)
+    }
+    /// `a | b`, bit by bit.
+    #[inline(always)]
+    fn or(self, a: Self::V, b: Self::V) -> Self::V {
+        self.lanes2(a, b, |a, b| a | b)
+    }
+    /// `!a & b`, bit by bit.
+    #[inline(always)]
+    fn and_not(self, a: Self::V, b: Self::V) -> Self::V {
+        self.lanes2(a, b, |a, b| !a & b)
+    }
+    /// `then` in the lanes of the mask `m`, `otherwise` in the others.
+    #[inline(always)]
+    fn blend(self, m: Self::V, then: Self::V, otherwise: Self::V) -> Self::V {
+        self.or(self.and(m, then), self.and_not(m, otherwise))
+    }
+    /// The even and the odd elements of the `2·LANES` elements `lo` then `hi`, each in the order
+    /// that [`Simd::pair_order`] gives a vector of `LANES` consecutive values (for AVX2, an order
+    /// within which its shuffles stay in 128-bit halves); [`Simd::interleave`] undoes it.
+    #[inline(always)]
+    fn deinterleave(self, lo: Self::V, hi: Self::V) -> (Self::V, Self::V) {
+        let (mut all, mut even, mut odd) = ([0.0; 2 * MAX_LANES], [0.0; MAX_LANES], [0.0; MAX_LANES]);
+        self.store(lo, &mut all[..Self::LANES]);
+        self.store(hi, &mut all[Self::LANES..]);
+        for k in 0..Self::LANES {
+            (even[k], odd[k]) = (all[2 * k], all[2 * k + 1]);
+        }
+        (self.load(&even), self.load(&odd))
+    }
+    /// The inverse of [`Simd::deinterleave`]: `LANES` even and `LANES` odd elements back into
+    /// `2·LANES` consecutive ones, as two vectors.
+    #[inline(always)]
+    fn interleave(self, even: Self::V, odd: Self::V) -> (Self::V, Self::V) {
+        let (mut all, mut e, mut o) = ([0.0; 2 * MAX_LANES], [0.0; MAX_LANES], [0.0; MAX_LANES]);
+        self.store(even, &mut e);
+        self.store(odd, &mut o);
+        for k in 0..Self::LANES {
+            (all[2 * k], all[2 * k + 1]) = (e[k], o[k]);
+        }
+        (self.load(&all[..Self::LANES]), self.load(&all[Self::LANES..]))
+    }
+    /// `LANES` consecutive values in the order of [`Simd::deinterleave`]'s results, so that lane
+    /// `k` of it goes with lane `k` of theirs (the identity but for AVX2).
+    #[inline(always)]
+    fn pair_order(self, v: Self::V) -> Self::V {
+        v
+    }
+    /// `f` on the bits of each pair of lanes of `a` and `b`, through memory.
+    #[inline(always)]
+    fn lanes2(self, a: Self::V, b: Self::V, f: impl Fn(u32, u32) -> u32) -> Self::V {
+        let (mut x, mut y) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
+        self.store(a, &mut x);
+        self.store(b, &mut y);
+        for (x, y) in x.iter_mut().zip(y) {
+            *x = f32::from_bits(f(x.to_bits(), y.to_bits()));
+        }
+        self.load(&x)
+    }
     /// `p · 2ⁿ` lane by lane, rounded once (to a subnormal, zero or `+∞` as the product falls), for
     /// `n` integral in `[−250, 250]`; `NaN` where `p` is.
     fn ldexp(self, p: Self::V, n: Self::V) -> Self::V;
@@ -122,6 +199,12 @@ pub(crate) trait Simd: Copy {
 
 /// The most lanes a path has (AVX-512).
 const MAX_LANES: usize = 16;
+
+/// A lane of a mask: all one bits for true, all zero bits for false.
+#[inline(always)]
+fn mask_bits(b: bool) -> u32 {
+    0u32.wrapping_sub(u32::from(b))
+}
 
 /// Below this, `eˣ` rounds to 0 in `f32` (`e^−104 < 2^−150`, half the smallest subnormal).
 const EXP_LO: f32 = -104.0;
@@ -366,6 +449,34 @@ impl Simd for Sse2 {
         }
     }
     #[inline(always)]
+    fn lt_mask(self, a: arch::__m128, b: arch::__m128) -> arch::__m128 {
+        unsafe { arch::_mm_cmplt_ps(a, b) }
+    }
+    #[inline(always)]
+    fn nan_mask(self, v: arch::__m128) -> arch::__m128 {
+        unsafe { arch::_mm_cmpunord_ps(v, v) }
+    }
+    #[inline(always)]
+    fn and(self, a: arch::__m128, b: arch::__m128) -> arch::__m128 {
+        unsafe { arch::_mm_and_ps(a, b) }
+    }
+    #[inline(always)]
+    fn or(self, a: arch::__m128, b: arch::__m128) -> arch::__m128 {
+        unsafe { arch::_mm_or_ps(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(self, a: arch::__m128, b: arch::__m128) -> arch::__m128 {
+        unsafe { arch::_mm_andnot_ps(a, b) }
+    }
+    #[inline(always)]
+    fn deinterleave(self, lo: arch::__m128, hi: arch::__m128) -> (arch::__m128, arch::__m128) {
+        unsafe { (arch::_mm_shuffle_ps::<0b10_00_10_00>(lo, hi), arch::_mm_shuffle_ps::<0b11_01_11_01>(lo, hi)) }
+    }
+    #[inline(always)]
+    fn interleave(self, even: arch::__m128, odd: arch::__m128) -> (arch::__m128, arch::__m128) {
+        unsafe { (arch::_mm_unpacklo_ps(even, odd), arch::_mm_unpackhi_ps(even, odd)) }
+    }
+    #[inline(always)]
     fn round(self, v: arch::__m128) -> arch::__m128 {
         // SSE2 has no rounding instruction (`roundps` is SSE4.1).
         unsafe {
@@ -514,6 +625,45 @@ impl Simd for Avx2 {
     #[inline(always)]
     fn select_lt(self, a: arch::__m256, b: arch::__m256, then: arch::__m256, otherwise: arch::__m256) -> arch::__m256 {
         unsafe { arch::_mm256_blendv_ps(otherwise, then, arch::_mm256_cmp_ps::<{ arch::_CMP_LT_OQ }>(a, b)) }
+    }
+    #[inline(always)]
+    fn lt_mask(self, a: arch::__m256, b: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_cmp_ps::<{ arch::_CMP_LT_OQ }>(a, b) }
+    }
+    #[inline(always)]
+    fn nan_mask(self, v: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_cmp_ps::<{ arch::_CMP_UNORD_Q }>(v, v) }
+    }
+    #[inline(always)]
+    fn and(self, a: arch::__m256, b: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_and_ps(a, b) }
+    }
+    #[inline(always)]
+    fn or(self, a: arch::__m256, b: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_or_ps(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(self, a: arch::__m256, b: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_andnot_ps(a, b) }
+    }
+    #[inline(always)]
+    fn blend(self, m: arch::__m256, then: arch::__m256, otherwise: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_blendv_ps(otherwise, then, m) }
+    }
+    /// Within 128-bit halves: lane `k` of both results comes from pair 0, 1, 4, 5, 2, 3, 6, 7
+    /// (pair `p` being elements `2p` and `2p + 1` of `lo` then `hi`).
+    #[inline(always)]
+    fn deinterleave(self, lo: arch::__m256, hi: arch::__m256) -> (arch::__m256, arch::__m256) {
+        unsafe { (arch::_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi), arch::_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)) }
+    }
+    #[inline(always)]
+    fn interleave(self, even: arch::__m256, odd: arch::__m256) -> (arch::__m256, arch::__m256) {
+        unsafe { (arch::_mm256_unpacklo_ps(even, odd), arch::_mm256_unpackhi_ps(even, odd)) }
+    }
+    /// Values 0, 1, 4, 5, 2, 3, 6, 7: the 64-bit quarters 1 and 2 swapped.
+    #[inline(always)]
+    fn pair_order(self, v: arch::__m256) -> arch::__m256 {
+        unsafe { arch::_mm256_castpd_ps(arch::_mm256_permute4x64_pd::<0b11_01_10_00>(arch::_mm256_castps_pd(v))) }
     }
     #[inline(always)]
     fn round(self, v: arch::__m256) -> arch::__m256 {
@@ -725,6 +875,56 @@ mod tests {
     fn partial_loads_and_stores_stay_in_the_slice() {
         for_each_isa(|_| dispatch!(partial_avx512, partial_avx2, partial_body()));
         partial_body(Arrays);
+    }
+
+    /// The lanes of `v`.
+    #[inline(always)]
+    fn lanes_of<S: Simd>(s: S, v: S::V) -> Vec<f32> {
+        let mut out = [0.0; MAX_LANES];
+        s.store(v, &mut out);
+        out[..S::LANES].to_vec()
+    }
+
+    /// Checks the masks, the bitwise operations, `blend`, and that `deinterleave`, `pair_order`
+    /// and `interleave` agree with each other.
+    #[inline(always)]
+    fn masks_and_pairs_body<S: Simd>(s: S) {
+        let n = S::LANES;
+        let seq = |from: usize| s.load(&(from..from + n).map(|k| k as f32).collect::<Vec<_>>());
+        let (lo, hi) = (seq(0), seq(n));
+        let (even, odd) = s.deinterleave(lo, hi);
+        let pairs = lanes_of(s, s.pair_order(seq(0)));
+        assert_eq!(lanes_of(s, even), pairs.iter().map(|p| 2.0 * p).collect::<Vec<_>>(), "even elements");
+        assert_eq!(lanes_of(s, odd), pairs.iter().map(|p| 2.0 * p + 1.0).collect::<Vec<_>>(), "odd elements");
+        let mut sorted = pairs.clone();
+        sorted.sort_by(f32::total_cmp);
+        assert_eq!(sorted, (0..n).map(|k| k as f32).collect::<Vec<_>>(), "pair_order permutes");
+        let (a, b) = s.interleave(even, odd);
+        assert_eq!((lanes_of(s, a), lanes_of(s, b)), (lanes_of(s, lo), lanes_of(s, hi)), "interleave undoes it");
+
+        let values = [1.0, f32::NAN, -0.0, 0.0, f32::INFINITY, -2.0, f32::NAN, 3.0];
+        let x: Vec<f32> = (0..n).map(|k| values[k % 8]).collect();
+        let y: Vec<f32> = (0..n).map(|k| values[(k * 3 + 1) % 8]).collect();
+        let (vx, vy) = (s.load(&x), s.load(&y));
+        let bits = |v: S::V| lanes_of(s, v).iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let mask = |f: &dyn Fn(usize) -> bool| (0..n).map(|k| if f(k) { u32::MAX } else { 0 }).collect::<Vec<_>>();
+        let (lt, nan) = (s.lt_mask(vx, vy), s.nan_mask(vx));
+        assert_eq!(bits(lt), mask(&|k| x[k] < y[k]), "lt_mask");
+        assert_eq!(bits(nan), mask(&|k| x[k].is_nan()), "nan_mask");
+        let (bx, by) = (bits(vx), bits(vy));
+        assert_eq!(bits(s.and(lt, vy)), (0..n).map(|k| bits(lt)[k] & by[k]).collect::<Vec<_>>(), "and");
+        assert_eq!(bits(s.or(nan, vy)), (0..n).map(|k| bits(nan)[k] | by[k]).collect::<Vec<_>>(), "or");
+        assert_eq!(bits(s.and_not(lt, vx)), (0..n).map(|k| !bits(lt)[k] & bx[k]).collect::<Vec<_>>(), "and_not");
+        let blended = (0..n).map(|k| if x[k] < y[k] { bx[k] } else { by[k] }).collect::<Vec<_>>();
+        assert_eq!(bits(s.blend(lt, vx, vy)), blended, "blend");
+    }
+
+    wrappers!(masks_and_pairs_avx512, masks_and_pairs_avx2, masks_and_pairs_body, [], ());
+
+    #[test]
+    fn masks_and_pairs_agree_on_every_path() {
+        for_each_isa(|_| dispatch!(masks_and_pairs_avx512, masks_and_pairs_avx2, masks_and_pairs_body()));
+        masks_and_pairs_body(Arrays);
     }
 
     /// Relative error allowed where `eˣ` is a normal `f32`: about 2.5 ulps at the bottom of a
