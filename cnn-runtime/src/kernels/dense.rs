@@ -10,7 +10,7 @@
 //! of a large layer (TF2's 3136→1024 has 12.8 MB of weights).
 
 use super::isa::{dispatch, wrappers};
-use super::simd::Simd;
+use super::simd::{load_part, store_part, Simd};
 
 /// Outputs the forward pass computes at once.
 const ROWS: usize = 4;
@@ -214,8 +214,6 @@ fn axpy<S: Simd, const I: usize>(s: S, a: f32, x: &[f32; I], y: &mut [f32; I]) {
 // Batched passes: a small register-tiled GEMM over a chunk of samples.
 // ---------------------------------------------------------------------------------------------
 
-/// The most lanes of any path's vectors (AVX-512's), for the zero-padded tails.
-const MAX_LANES: usize = 16;
 /// Vectors [`dot_tile`] sums in one run of accumulators before adding them to its totals.
 const SUM_BLOCK: usize = 32;
 /// Inputs [`forward_tiles`] covers in one pass over a block of rows: 5 rows of 1,024 `f32` and
@@ -399,22 +397,6 @@ fn dot_tile<S: Simd, const I: usize, const N: usize, const R: usize>(
         }
     }
     dots
-}
-
-/// `v` (shorter than a vector) in the first lanes of a vector, the other lanes zero.
-#[inline(always)]
-fn load_part<S: Simd>(s: S, v: &[f32]) -> S::V {
-    let mut lanes = [0.0; MAX_LANES];
-    lanes[..v.len()].copy_from_slice(v);
-    s.load(&lanes)
-}
-
-/// The first lanes of `x` to `v` (shorter than a vector).
-#[inline(always)]
-fn store_part<S: Simd>(s: S, x: S::V, v: &mut [f32]) {
-    let mut lanes = [0.0; MAX_LANES];
-    s.store(x, &mut lanes);
-    v.copy_from_slice(&lanes[..v.len()]);
 }
 
 /// Backward pass of [`forward_batch`]: [`backward`] for each sample, the weight and bias

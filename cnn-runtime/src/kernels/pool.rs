@@ -6,7 +6,7 @@
 //! vectorise; the backward max pool finds each window's argmax with selects, not branches.
 
 use super::isa::{dispatch, wrappers};
-use super::simd::Simd;
+use super::simd::{load_part, store_part, Simd};
 
 /// Max pooling of one sample.
 ///
@@ -273,7 +273,7 @@ fn load_upto<S: Simd>(s: S, v: &[f32]) -> S::V {
     if v.len() >= S::LANES {
         s.load(v)
     } else {
-        s.load_partial(v, 0.0)
+        load_part(s, v)
     }
 }
 
@@ -282,8 +282,8 @@ fn load_upto<S: Simd>(s: S, v: &[f32]) -> S::V {
 fn store_upto<S: Simd>(s: S, v: S::V, out: &mut [f32]) {
     if out.len() >= S::LANES {
         s.store(v, out)
-    } else if !out.is_empty() {
-        s.store_partial(v, out)
+    } else {
+        store_part(s, v, out)
     }
 }
 

@@ -200,6 +200,25 @@ pub(crate) trait Simd: Copy {
 /// The most lanes a path has (AVX-512).
 const MAX_LANES: usize = 16;
 
+/// `v` (shorter than a vector) in the first lanes of a vector, the other lanes zero, through a
+/// buffer on the stack. Unlike [`Simd::load_partial`], never a masked load or store on AVX2, whose
+/// masked stores (`vmaskmovps`) AMD cores run microcoded; the kernels' tails use these.
+#[inline(always)]
+pub(crate) fn load_part<S: Simd>(s: S, v: &[f32]) -> S::V {
+    let mut lanes = [0.0; MAX_LANES];
+    lanes[..v.len()].copy_from_slice(v);
+    s.load(&lanes)
+}
+
+/// The first lanes of `x` to `v` (shorter than a vector), through a buffer on the stack (see
+/// [`load_part`]).
+#[inline(always)]
+pub(crate) fn store_part<S: Simd>(s: S, x: S::V, v: &mut [f32]) {
+    let mut lanes = [0.0; MAX_LANES];
+    s.store(x, &mut lanes);
+    v.copy_from_slice(&lanes[..v.len()]);
+}
+
 /// A lane of a mask: all one bits for true, all zero bits for false.
 #[inline(always)]
 fn mask_bits(b: bool) -> u32 {
