@@ -190,6 +190,16 @@ fn activate_backward(act: Option<Activation>, is_last: bool) -> TokenStream {
     skip_if_fused(act, is_last, call)
 }
 
+/// [`activate_backward`] on every sample of a chunk (`ys`, `dys`), before a layer's batched
+/// backward.
+fn activate_backward_each(act: Option<Activation>, is_last: bool) -> TokenStream {
+    if act.is_none() {
+        return quote!(let _ = ys;);
+    }
+    let act = activate_backward(act, is_last);
+    quote!(for (y, dy) in ys.iter().zip(dys.iter_mut()) { #act })
+}
+
 fn skip_if_fused(act: Activation, is_last: bool, call: TokenStream) -> TokenStream {
     if is_last && act == Activation::Softmax {
         quote!(if !fused_softmax { #call })
@@ -370,13 +380,7 @@ fn backward_layer(network: &Network, i: usize, is_last: bool, is_first_learned: 
     match &plan.layer {
         // The activation's backward sample by sample, then one call per chunk.
         Layer::Dense { activation, .. } => {
-            let act = match activation {
-                Some(_) => {
-                    let act = activate_backward(*activation, is_last);
-                    quote!(for (y, dy) in ys.iter().zip(dys.iter_mut()) { #act })
-                }
-                None => quote!(let _ = ys;),
-            };
+            let act = activate_backward_each(*activation, is_last);
             learned(quote! {{
                 #dys
                 #dxs
@@ -386,16 +390,13 @@ fn backward_layer(network: &Network, i: usize, is_last: bool, is_first_learned: 
             }})
         }
         Layer::Conv2d { activation, .. } => {
-            let act = activate_backward(*activation, is_last);
-            let dx = if is_first_learned { quote!(None) } else { quote!(Some(&mut dxs[s])) };
+            let act = activate_backward_each(*activation, is_last);
             learned(quote! {{
                 #dys
                 #dxs
                 let (xs, ys) = (&*#xn, &*#a);
-                for (s, ((x, y), dy)) in xs.iter().zip(ys).zip(dys.iter_mut()).enumerate() {
-                    #act
-                    k::conv2d::backward #g (x, #w, dy, #dx, #dw, #db);
-                }
+                #act
+                k::conv2d::backward_batch #g (xs, #w, &*dys, #dx, #dw, #db);
             }})
         }
         Layer::Pool { kind: PoolKind::Max, .. } => Backward {

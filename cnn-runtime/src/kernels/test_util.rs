@@ -21,9 +21,15 @@ pub(crate) fn poisoned<T: Tensor>() -> Box<T> {
 /// Panics unless `got` and `want` have equal length and agree to about `1e-5`, relative to
 /// `1 + |want|`. Two `NaN`s at the same position count as equal.
 pub(crate) fn assert_close(got: &[f32], want: &[f32]) {
+    assert_close_within(got, want, 1e-5);
+}
+
+/// [`assert_close`] with a tolerance of `tol` relative to `1 + |want|`, for sums long enough
+/// that an `f32` kernel's rounding exceeds `1e-5`.
+pub(crate) fn assert_close_within(got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "lengths differ");
     for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let same = (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= 1e-5 * (1.0 + w.abs());
+        let same = (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= tol * (1.0 + w.abs());
         assert!(same, "element {k}: got {g}, want {w}");
     }
 }
