@@ -482,8 +482,8 @@ mod tests {
         for (lanes, regs) in [(4, 16), (8, 16), (16, 32)] {
             for f in [16, 32, 48, 64, 128] {
                 let (p, fv) = tile(f, lanes, regs);
-                assert!(p >= 1 && p <= P_MAX && fv >= 1 && fv <= FV_MAX, "{f} on {lanes} lanes: {p}x{fv}");
-                assert!(p * fv + fv + 1 <= regs, "{f} on {lanes} lanes: {p}x{fv} spills");
+                assert!((1..=P_MAX).contains(&p) && (1..=FV_MAX).contains(&fv), "{f} on {lanes} lanes: {p}x{fv}");
+                assert!(p * fv + fv < regs, "{f} on {lanes} lanes: {p}x{fv} spills");
                 assert_eq!((f / lanes) % fv, 0, "{f} on {lanes} lanes: {fv} vectors do not divide");
                 assert!(chunk_positions(f, lanes, regs) >= p);
             }
