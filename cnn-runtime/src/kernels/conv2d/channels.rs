@@ -179,10 +179,7 @@ pub(super) fn forward<
     let y = y.as_flattened_mut().as_flattened_mut();
     for f0 in (0..F).step_by(fb) {
         let packed = pack(w, f0, fb, &mut packed_buf);
-        let mut bias = [s.zero(); FV_MAX];
-        for (n, bv) in bias[..fv].iter_mut().enumerate() {
-            *bv = s.load(&b[f0 + n * S::LANES..]);
-        }
+        let bias = load_vectors(s, &b[f0..f0 + fb], fv);
         for q0 in (0..positions).step_by(chunk_len) {
             let nq = chunk_len.min(positions - q0);
             for t0 in (0..nq).step_by(p) {
@@ -329,18 +326,12 @@ fn grad_tile<S: Simd, const OH: usize, const OW: usize, const SH: usize, const S
     let fb = fv * l;
     let mut acc = [[s.zero(); FV_MAX]; P_MAX];
     for (k, acc_k) in acc[..nt].iter_mut().enumerate() {
-        for (n, a) in acc_k[..fv].iter_mut().enumerate() {
-            *a = s.load(&sums[k * fb + n * l..]);
-        }
+        *acc_k = load_vectors(s, &sums[k * fb..][..fb], fv);
     }
     for i in 0..OH {
         for j in 0..OW {
             let start = i * SH * g.rw + j * SW + tap;
-            let d = &dyt[(i * OW + j) * fb..][..fb];
-            let mut dv = [s.zero(); FV_MAX];
-            for (n, dn) in dv[..fv].iter_mut().enumerate() {
-                *dn = s.load(&d[n * l..]);
-            }
+            let dv = load_vectors(s, &dyt[(i * OW + j) * fb..][..fb], fv);
             for (k, acc_k) in acc[..nt].iter_mut().enumerate() {
                 let xk = s.splat(input_at(planes, start + k));
                 for (a, &dn) in acc_k[..fv].iter_mut().zip(&dv[..fv]) {
@@ -349,9 +340,26 @@ fn grad_tile<S: Simd, const OH: usize, const OW: usize, const SH: usize, const S
             }
         }
     }
-    for (k, acc_k) in acc[..nt].iter().enumerate() {
-        for (n, &a) in acc_k[..fv].iter().enumerate() {
-            s.store(a, &mut sums[k * fb + n * l..]);
+    store_rows(s, &acc[..nt], fv, sums);
+}
+
+/// `fv` consecutive vectors from `src`.
+#[inline(always)]
+fn load_vectors<S: Simd>(s: S, src: &[f32], fv: usize) -> [S::V; FV_MAX] {
+    let mut v = [s.zero(); FV_MAX];
+    for (n, vn) in v[..fv].iter_mut().enumerate() {
+        *vn = s.load(&src[n * S::LANES..]);
+    }
+    v
+}
+
+/// A tile's rows of `fv` accumulator vectors into `out`, one row after another.
+#[inline(always)]
+fn store_rows<S: Simd>(s: S, rows: &[[S::V; FV_MAX]], fv: usize, out: &mut [f32]) {
+    let fb = fv * S::LANES;
+    for (k, row) in rows.iter().enumerate() {
+        for (n, &a) in row[..fv].iter().enumerate() {
+            s.store(a, &mut out[k * fb + n * S::LANES..]);
         }
     }
 }
@@ -438,11 +446,7 @@ fn tile_at<
         for u in 0..KH {
             for v in 0..KW {
                 let tap = u * g.rw + v;
-                let wt = &packed_c[(u * KW + v) * fb..][..fb];
-                let mut wv = [s.zero(); FV_MAX];
-                for (n, wn) in wv[..fv].iter_mut().enumerate() {
-                    *wn = s.load(&wt[n * l..]);
-                }
+                let wv = load_vectors(s, &packed_c[(u * KW + v) * fb..][..fb], fv);
                 for (acc_k, &start) in acc[..np].iter_mut().zip(&starts[..np]) {
                     let xk = s.splat(input_at(plane, start + tap));
                     for (a, &wn) in acc_k[..fv].iter_mut().zip(&wv[..fv]) {
@@ -452,11 +456,7 @@ fn tile_at<
             }
         }
     }
-    for (k, acc_k) in acc[..np].iter().enumerate() {
-        for (n, &a) in acc_k[..fv].iter().enumerate() {
-            s.store(a, &mut out[k * fb + n * l..]);
-        }
-    }
+    store_rows(s, &acc[..np], fv, out);
 }
 
 /// `plane[i]`, for an `i` inside the plane (or the planes, read as one): the windows of output
