@@ -2,7 +2,7 @@
 //!
 //! Three implementations, chosen per call from the constant geometry:
 //!
-//! - **Channels** (forward, output channels a multiple of 16, any stride; see [`channels`]): one
+//! - **Channels** (forward, output channels a multiple of 16, any stride; `conv2d/channels.rs`): one
 //!   vector accumulator per output position and vector of output channels, so only real outputs
 //!   are computed.
 //! - **Tiled** (stride 1, the hot case): the input is copied once into zero-padded planes on the
