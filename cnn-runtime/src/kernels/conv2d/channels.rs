@@ -1,5 +1,7 @@
 //! The forward convolution vectorised over output channels, for layers whose output channels fill
-//! whole vectors (a multiple of [`CHANNEL_QUANTUM`]: LeNet-5's conv2, the TF2 network's layers).
+//! whole vectors (a multiple of [`CHANNEL_QUANTUM`]: LeNet-5's conv2, the TF2 network's layers),
+//! and the same loop for the input gradient of stride-1 layers whose input channels do (TF2's
+//! conv2): the correlation of the output gradients with the flipped, transposed kernel.
 //!
 //! Each vector accumulator holds `LANES` output channels of one output position, so only real
 //! outputs are computed: the flat path ([`correlate`](super::correlate)) also computes the
@@ -24,8 +26,9 @@ const P_MAX: usize = 14;
 const FV_MAX: usize = 4;
 /// Floats of stack scratch for the zero-padded input planes (128 KiB).
 const PLANES_MAX: usize = 32 * 1024;
-/// Floats of stack scratch for one block's packed weights (64 KiB).
-const PACKED_MAX: usize = 16 * 1024;
+/// Floats of stack scratch for one block's packed weights (128 KiB: the input gradient of TF2's
+/// conv2 packs 64 channels by 25 taps by 16).
+const PACKED_MAX: usize = 32 * 1024;
 /// Floats of stack scratch for a chunk of position-major outputs (4 KiB).
 const CHUNK_MAX: usize = 1024;
 /// Floats of stack scratch for a sample's output gradients of one block of channels (32 KiB).
@@ -142,9 +145,13 @@ pub(super) const fn fits(
     (!g.padded || c * g.size() <= PLANES_MAX) && c * kh * kw * fb <= PACKED_MAX && p * fb <= CHUNK_MAX
 }
 
-/// `y[f][i][j] = b[f] + Σ_{c,u,v} w[f][c][u][v] · x[c][i·SH + u − PT][j·SW + v − PL]` (zero
-/// outside `x`), for a geometry [`fits`] accepts.
+/// `y[f][i][j] = b[f] + Σ_{c,u,v} wt(f, c, u, v) · x[c][i·SH + u − pt][j·SW + v − pl]` (zero
+/// outside `x`), for a geometry [`fits`] accepts with padding `(pt, pl)`.
+///
+/// `wt(f, c, u, v)` is the weight of output channel `f`, input channel `c` and tap `(u, v)`: the
+/// layer's own weights for the forward pass, flipped and transposed for the input gradient.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn forward<
     S: Simd,
     const C: usize,
@@ -155,22 +162,21 @@ pub(super) fn forward<
     const KW: usize,
     const SH: usize,
     const SW: usize,
-    const PT: usize,
-    const PL: usize,
     const OH: usize,
     const OW: usize,
 >(
     s: S,
     x: &[[[f32; W]; H]; C],
-    w: &[[[[f32; KW]; KH]; C]; F],
+    (pt, pl): (usize, usize),
+    wt: impl Fn(usize, usize, usize, usize) -> f32,
     b: &[f32; F],
     y: &mut [[[f32; OW]; OH]; F],
 ) {
-    let g = const { Planes::new(H, W, KH, KW, SH, SW, PT, PL, OH, OW) };
+    let g = Planes::new(H, W, KH, KW, SH, SW, pt, pl, OH, OW);
     let (p, fv) = const { tile(F, S::LANES, S::REGS) };
     let fb = fv * S::LANES;
     let mut planes_buf = [MaybeUninit::<f32>::uninit(); PLANES_MAX];
-    let planes = planes::<C, H, W, PT, PL>(x, g, &mut planes_buf);
+    let planes = planes::<C, H, W>(x, g, (pt, pl), &mut planes_buf);
     let mut packed_buf = [MaybeUninit::<f32>::uninit(); PACKED_MAX];
     let mut chunk_buf = [MaybeUninit::<f32>::uninit(); CHUNK_MAX];
     let chunk_len = const { chunk_positions(F, S::LANES, S::REGS) };
@@ -178,7 +184,7 @@ pub(super) fn forward<
     let positions = OH * OW;
     let y = y.as_flattened_mut().as_flattened_mut();
     for f0 in (0..F).step_by(fb) {
-        let packed = pack(w, f0, fb, &mut packed_buf);
+        let packed = pack::<C, KH, KW>(&wt, f0, fb, &mut packed_buf);
         let bias = load_vectors(s, &b[f0..f0 + fb], fv);
         for q0 in (0..positions).step_by(chunk_len) {
             let nq = chunk_len.min(positions - q0);
@@ -266,7 +272,7 @@ pub(super) fn weight_grad<
     for f0 in (0..F).step_by(fb) {
         let sums = zeroed(&mut sums_buf, taps * fb);
         for (x, dy) in xs.iter().zip(dys) {
-            let planes = planes::<C, H, W, PT, PL>(x, g, &mut planes_buf);
+            let planes = planes::<C, H, W>(x, g, (PT, PL), &mut planes_buf);
             let dy = &dy.as_flattened().as_flattened()[f0 * positions..(f0 + fb) * positions];
             for (k, dyk) in dy.chunks_exact(positions).enumerate() {
                 db[f0 + k] += super::sum(s, dyk);
@@ -367,9 +373,10 @@ fn store_rows<S: Simd>(s: S, rows: &[[S::V; FV_MAX]], fv: usize, out: &mut [f32]
 /// The input planes of `x` laid out as `g` says: copied into `buf` with their padding, or `x`
 /// itself.
 #[inline(always)]
-fn planes<'a, const C: usize, const H: usize, const W: usize, const PT: usize, const PL: usize>(
+fn planes<'a, const C: usize, const H: usize, const W: usize>(
     x: &'a [[[f32; W]; H]; C],
     g: Planes,
+    (pt, pl): (usize, usize),
     buf: &'a mut [MaybeUninit<f32>; PLANES_MAX],
 ) -> &'a [f32] {
     if !g.padded {
@@ -378,30 +385,31 @@ fn planes<'a, const C: usize, const H: usize, const W: usize, const PT: usize, c
     let planes = zeroed(buf, C * g.size());
     for (xc, plane) in x.iter().zip(planes.chunks_exact_mut(g.size())) {
         for (r, row) in xc.iter().enumerate() {
-            let start = (PT + r) * g.rw + PL;
+            let start = (pt + r) * g.rw + pl;
             plane[start..start + W].copy_from_slice(row);
         }
     }
     planes
 }
 
-/// The weights of output channels `f0..f0 + fb` as `packed[c][u][v][k] = w[f0 + k][c][u][v]`,
+/// The weights of output channels `f0..f0 + fb` as `packed[c][u][v][k] = wt(f0 + k, c, u, v)`,
 /// in the first `C · KH · KW · fb` floats of `buf`.
 #[inline(always)]
-fn pack<'a, const C: usize, const KH: usize, const KW: usize, const F: usize>(
-    w: &[[[[f32; KW]; KH]; C]; F],
+fn pack<'a, const C: usize, const KH: usize, const KW: usize>(
+    wt: &impl Fn(usize, usize, usize, usize) -> f32,
     f0: usize,
     fb: usize,
     buf: &'a mut [MaybeUninit<f32>; PACKED_MAX],
 ) -> &'a [f32] {
     let packed = &mut buf[..C * KH * KW * fb];
-    for (k, wf) in w[f0..f0 + fb].iter().enumerate() {
-        for (t, &wt) in wf.as_flattened().as_flattened().iter().enumerate() {
-            packed[t * fb + k] = MaybeUninit::new(wt);
+    for (t, taps) in packed.chunks_exact_mut(fb).enumerate() {
+        let (c, u, v) = (t / (KH * KW), t / KW % KH, t % KW);
+        for (k, wk) in taps.iter_mut().enumerate() {
+            *wk = MaybeUninit::new(wt(f0 + k, c, u, v));
         }
     }
-    // SAFETY: the loops wrote `packed[t · fb + k]` for every `t < C · KH · KW` and `k < fb`, so
-    // every element is initialised; `MaybeUninit<f32>` has the layout of `f32`.
+    // SAFETY: the loops wrote every element of `packed` (`C · KH · KW` chunks of `fb`);
+    // `MaybeUninit<f32>` has the layout of `f32`.
     unsafe { &*(packed as *const [MaybeUninit<f32>] as *const [f32]) }
 }
 

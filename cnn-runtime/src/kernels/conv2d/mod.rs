@@ -140,7 +140,8 @@ fn forward_body<
 ) {
     // Decided at compile time, so only the path taken is compiled.
     if const { channels::fits(C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, S::LANES, S::REGS) } {
-        channels::forward::<S, C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(s, x, w, b, y);
+        let wt = |f: usize, c: usize, u: usize, v: usize| w[f][c][u][v];
+        channels::forward::<S, C, H, W, F, KH, KW, SH, SW, OH, OW>(s, x, (PT, PL), wt, b, y);
         return;
     }
     if const { SH == 1 && SW == 1 && correlate_fits(C, W, F, OH, OW, KH, KW, PL, S::LANES, S::REGS) } {
@@ -412,6 +413,14 @@ fn input_grad_sample<
 ) {
     // dx[c][r][t] = Σ_{f,u,v} w[f][c][u][v] · dy[f][r + PT − u][t + PL − v]: the stride-1
     // correlation of dy, padded by KH − 1 − PT and KW − 1 − PL, with the flipped kernel.
+    // (Saturating: these constants are evaluated even where the block never runs, when the
+    // padding exceeds the kernel.)
+    let flipped_pad = const { (KH.saturating_sub(PT + 1), KW.saturating_sub(PL + 1)) };
+    let wt = |c: usize, f: usize, u: usize, v: usize| w[f][c][KH - 1 - u][KW - 1 - v];
+    if const { channel_input_grad(C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, S::LANES, S::REGS) } {
+        channels::forward::<S, F, OH, OW, C, KH, KW, 1, 1, H, W>(s, dy, flipped_pad, wt, &[0.0; C], dx);
+        return;
+    }
     if const {
         SH == 1
             && SW == 1
@@ -419,13 +428,9 @@ fn input_grad_sample<
             && PL < KW
             && correlate_fits(F, OW, C, H, W, KH, KW, KW - 1 - PL, S::LANES, S::REGS)
     } {
-        // (Saturating: these constants are evaluated even where the block never runs, when the
-        // padding exceeds the kernel.)
-        let (pt, pl) = const { (KH.saturating_sub(PT + 1), KW.saturating_sub(PL + 1)) };
         let shape =
             const { tile_shape(C, Flat::positions(OW, H, W, KW, KW.saturating_sub(PL + 1)), S::LANES, S::REGS) };
-        let wt = |c: usize, f: usize, u: usize, v: usize| w[f][c][KH - 1 - u][KW - 1 - v];
-        correlate::<S, F, OH, OW, C, H, W, KH, KW>(s, dy, pt, pl, shape, wt, &[0.0; C], dx);
+        correlate::<S, F, OH, OW, C, H, W, KH, KW>(s, dy, flipped_pad.0, flipped_pad.1, shape, wt, &[0.0; C], dx);
         return;
     }
     for row in dx.iter_mut().flatten() {
@@ -436,6 +441,34 @@ fn input_grad_sample<
             input_grad_channel::<S, H, W, KH, KW, SH, SW, PT, PL, OH, OW>(s, wc, dyf, dxc);
         }
     }
+}
+
+/// Whether the input gradient takes the channel path: the forward's [`channels::fits`] for the
+/// stride-1 correlation of the output gradients (the layer's outputs as input channels, its
+/// inputs as output channels) with the flipped kernel. So the input channels must fill vectors
+/// (TF2's conv2, 32 of them; not LeNet-5's, 6). Evaluated at compile time.
+#[allow(clippy::too_many_arguments)]
+const fn channel_input_grad(
+    c: usize,
+    h: usize,
+    w: usize,
+    f: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    pt: usize,
+    pl: usize,
+    oh: usize,
+    ow: usize,
+    lanes: usize,
+    regs: usize,
+) -> bool {
+    sh == 1
+        && sw == 1
+        && pt < kh
+        && pl < kw
+        && channels::fits(f, oh, ow, c, kh, kw, 1, 1, kh - 1 - pt, kw - 1 - pl, h, w, lanes, regs)
 }
 
 /// Layout of the zero-padded flat planes of the tiled path, for a stride-1 correlation of inputs
@@ -1316,6 +1349,28 @@ mod tests {
         assert!(flat_weight_grad_wastes(4, 11, 16, 5, 11, 3, 5, 2, 1, 2, 8, 16));
         assert!(!flat_weight_grad_wastes(32, 14, 64, 14, 14, 5, 5, 1, 1, 2, 8, 16));
         assert!(flat_weight_grad_wastes(3, 18, 48, 14, 14, 5, 5, 1, 1, 0, 8, 16));
+    }
+
+    #[test]
+    fn channel_input_gradient_where_the_input_channels_fill_vectors() {
+        // On AVX2: TF2's conv2 (32 input channels), not LeNet-5's conv2 (6) nor stride 2.
+        assert!(channel_input_grad(32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14, 8, 16));
+        assert!(!channel_input_grad(6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 10, 10, 8, 16));
+        assert!(!channel_input_grad(16, 9, 9, 16, 3, 3, 2, 2, 0, 0, 4, 4, 8, 16));
+        // The shapes of the test below that take it.
+        assert!(channel_input_grad(16, 9, 7, 9, 3, 2, 1, 1, 1, 0, 9, 6, 8, 16));
+        assert!(channel_input_grad(32, 6, 6, 4, 4, 4, 1, 1, 1, 1, 6, 6, 8, 16));
+        assert!(channel_input_grad(16, 18, 18, 16, 5, 5, 1, 1, 0, 0, 14, 14, 8, 16));
+    }
+
+    #[test]
+    fn input_gradient_on_the_channel_path() {
+        // Unpadded (the flipped kernel pads by KW − 1), one-sided, and the implied bottom and right
+        // padding of an even kernel; several chunks of positions.
+        check_backward::<16, 9, 7, 9, 3, 2, 1, 1, 1, 0, 9, 6>(161, true);
+        check_backward::<32, 6, 6, 4, 4, 4, 1, 1, 1, 1, 6, 6>(162, true);
+        check_backward::<16, 18, 18, 16, 5, 5, 1, 1, 0, 0, 14, 14>(163, true);
+        check_backward_batch::<16, 9, 7, 9, 3, 2, 1, 1, 1, 0, 9, 6, 3>(164);
     }
 
     #[test]
