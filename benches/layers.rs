@@ -141,6 +141,14 @@ fn dense_batch<const I: usize, const O: usize, const N: usize>(group: &mut Group
                 })
             })
         });
+        // The weight gradient alone (a first layer's backward): the rest of the line above is the
+        // input gradient.
+        group.throughput(Throughput::Elements(flop));
+        group.bench_function(format!("{layer} x{N}/weight_grad_batch/{}", isa.name()), |bench| {
+            with_isa(isa, || {
+                bench.iter(|| dense::backward_batch::<I, O>(black_box(&xs[..]), &w, &dys[..], None, &mut dw, &mut db))
+            })
+        });
     }
 }
 

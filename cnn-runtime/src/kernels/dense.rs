@@ -9,6 +9,8 @@
 //! is read once per call rather than once per sample, which is what bounds the per-sample passes
 //! of a large layer (TF2's 3136→1024 has 12.8 MB of weights).
 
+use core::mem::MaybeUninit;
+
 use super::isa::{dispatch, wrappers};
 use super::simd::{load_part, store_part, Simd};
 
@@ -219,6 +221,11 @@ const SUM_BLOCK: usize = 32;
 /// Inputs [`forward_tiles`] covers in one pass over a block of rows: 5 rows of 1,024 `f32` and
 /// 4 samples take 36 KiB, which fit in the first-level cache (48 KiB on Zen 5).
 const FORWARD_SPAN: usize = 1024;
+/// Most samples [`weight_grad_rows`] takes at once (their output gradients for a block of rows are
+/// copied together).
+const GRAD_SAMPLES: usize = 64;
+/// Most rows a block of [`weight_grad_rows`] holds.
+const ROWS_MAX: usize = 8;
 /// Bytes of weights [`input_grad_band`] keeps in the first-level cache: 128 rows of 3 vectors of
 /// 16 `f32` (the AVX-512 tile).
 const INPUT_GRAD_PANEL: usize = 24 * 1024;
@@ -506,14 +513,35 @@ fn weight_grad_rows<S: Simd, const I: usize, const O: usize, const R: usize, con
     o: usize,
     dw: &mut [[f32; I]; R],
 ) {
+    const { assert!(R <= ROWS_MAX) };
+    let mut copy_buf = [MaybeUninit::<f32>::uninit(); GRAD_SAMPLES * ROWS_MAX];
+    for (xs, dys) in xs.chunks(GRAD_SAMPLES).zip(dys.chunks(GRAD_SAMPLES)) {
+        let dy = if const { rows_share_cache_sets(O) } {
+            Panel { floats: copy_panel(dys, o, R, &mut copy_buf), pitch: R, offset: 0 }
+        } else {
+            Panel { floats: dys.as_flattened(), pitch: O, offset: o }
+        };
+        weight_grad_columns::<S, I, R, V>(s, xs, dy, dw);
+    }
+}
+
+/// [`weight_grad_rows`] for the samples of `xs`, whose output gradients for the block's rows are
+/// the rows of `dy`: tiles of `V` vectors of columns, then 1 vector, then a zero-padded one.
+#[inline(always)]
+fn weight_grad_columns<S: Simd, const I: usize, const R: usize, const V: usize>(
+    s: S,
+    xs: &[[f32; I]],
+    dy: Panel<'_>,
+    dw: &mut [[f32; I]; R],
+) {
     let l = S::LANES;
     let mut i = 0;
     while i + V * l <= I {
-        weight_grad_tile::<S, I, O, R, V>(s, xs, dys, o, i, dw);
+        weight_grad_tile::<S, I, R, V>(s, xs, dy, i, dw);
         i += V * l;
     }
     while i + l <= I {
-        weight_grad_tile::<S, I, O, R, 1>(s, xs, dys, o, i, dw);
+        weight_grad_tile::<S, I, R, 1>(s, xs, dy, i, dw);
         i += l;
     }
     // The tail, fewer columns than lanes, as one zero-padded vector (lane by lane the same
@@ -523,9 +551,9 @@ fn weight_grad_rows<S: Simd, const I: usize, const O: usize, const R: usize, con
         for (a, dwr) in acc.iter_mut().zip(dw.iter()) {
             *a = load_part(s, &dwr[i..]);
         }
-        for (x, dy) in xs.iter().zip(dys) {
+        for (n, x) in xs.iter().enumerate() {
             let xv = load_part(s, &x[i..]);
-            for (a, &d) in acc.iter_mut().zip(&dy[o..o + R]) {
+            for (a, &d) in acc.iter_mut().zip(dy.row(n, R)) {
                 *a = s.fma(s.splat(d), xv, *a);
             }
         }
@@ -535,14 +563,13 @@ fn weight_grad_rows<S: Simd, const I: usize, const O: usize, const R: usize, con
     }
 }
 
-/// `dw[r][i..i + V·LANES] += Σ_n dys[n][o + r] · xs[n][i..]`: `R · V` accumulators loaded once,
+/// `dw[r][i..i + V·LANES] += Σ_n dy[n][r] · xs[n][i..]`: `R · V` accumulators loaded once,
 /// updated sample by sample, stored once.
 #[inline(always)]
-fn weight_grad_tile<S: Simd, const I: usize, const O: usize, const R: usize, const V: usize>(
+fn weight_grad_tile<S: Simd, const I: usize, const R: usize, const V: usize>(
     s: S,
     xs: &[[f32; I]],
-    dys: &[[f32; O]],
-    o: usize,
+    dy: Panel<'_>,
     i: usize,
     dw: &mut [[f32; I]; R],
 ) {
@@ -554,11 +581,11 @@ fn weight_grad_tile<S: Simd, const I: usize, const O: usize, const R: usize, con
         }
     }
     let mut xv = [s.zero(); V];
-    for (x, dy) in xs.iter().zip(dys) {
+    for (n, x) in xs.iter().enumerate() {
         for (v, xn) in xv.iter_mut().enumerate() {
             *xn = s.load(&x[i + v * l..]);
         }
-        for (acc_r, &d) in acc.iter_mut().zip(&dy[o..o + R]) {
+        for (acc_r, &d) in acc.iter_mut().zip(dy.row(n, R)) {
             let d = s.splat(d);
             for (a, &xn) in acc_r.iter_mut().zip(&xv) {
                 *a = s.fma(d, xn, *a);
@@ -628,8 +655,10 @@ fn input_grad_tail<S: Simd, const I: usize, const O: usize, const N: usize>(
 }
 
 /// The columns `i..i + V·LANES` of [`input_grad_tiles`]: a span of rows of `w` at a time (as many
-/// as fit in [`INPUT_GRAD_PANEL`] bytes), for every block of samples, so the span stays in the
-/// first-level cache meanwhile.
+/// as fit in [`INPUT_GRAD_PANEL`] bytes), copied into a contiguous panel, for every block of
+/// samples, so the panel stays in the first-level cache meanwhile. (Read in place, the rows' `I`
+/// floats apart, the span's cache lines would fall into a few cache sets and evict each other:
+/// TF2's 3136 floats are 196 lines, so 384 rows share 16 of the 64 sets.)
 #[inline(always)]
 fn input_grad_band<S: Simd, const I: usize, const O: usize, const N: usize, const V: usize>(
     s: S,
@@ -638,39 +667,92 @@ fn input_grad_band<S: Simd, const I: usize, const O: usize, const N: usize, cons
     dxs: &mut [[f32; I]],
     i: usize,
 ) {
-    let rows = (INPUT_GRAD_PANEL / (V * S::LANES * size_of::<f32>())).max(1);
+    let width = V * S::LANES;
+    let rows = (INPUT_GRAD_PANEL / (width * size_of::<f32>())).max(1);
+    let mut panel_buf = [MaybeUninit::<f32>::uninit(); INPUT_GRAD_PANEL / size_of::<f32>()];
     let (dy_blocks, dy_rest) = dys.as_chunks::<N>();
     let mut start = 0;
     while start < O {
         let end = O.min(start + rows);
+        let panel = if const { rows_share_cache_sets(I) } {
+            Panel { floats: copy_panel(&w[start..end], i, width, &mut panel_buf), pitch: width, offset: 0 }
+        } else {
+            Panel { floats: w[start..end].as_flattened(), pitch: I, offset: i }
+        };
         let (dx_blocks, dx_rest) = dxs.as_chunks_mut::<N>();
         for (dyb, dxb) in dy_blocks.iter().zip(dx_blocks) {
-            input_grad_tile::<S, I, O, N, V>(s, w, dyb, i, start, end, dxb);
+            input_grad_tile::<S, I, O, N, V>(s, panel, end - start, dyb, i, start, dxb);
         }
         for (dy, dx) in dy_rest.iter().zip(dx_rest) {
             let (dy, dx) = (core::array::from_ref(dy), core::array::from_mut(dx));
-            input_grad_tile::<S, I, O, 1, V>(s, w, dy, i, start, end, dx);
+            input_grad_tile::<S, I, O, 1, V>(s, panel, end - start, dy, i, start, dx);
         }
         start = end;
     }
     if O == 0 {
         for dx in dxs {
-            dx[i..i + V * S::LANES].fill(0.0);
+            dx[i..i + width].fill(0.0);
         }
     }
 }
 
-/// `dxs[n][i..i + V·LANES] (+)= Σ_{start ≤ o < end} dys[n][o] · w[o][i..]` for `N` samples: `N · V`
-/// accumulators, from zero for the span of rows from 0 and from `dxs` for a later one, summed over
-/// the rows in order, then stored. So the sums are taken in the same order whatever the spans.
+/// Whether rows of `i` floats, one after another, put their cache lines into a quarter of the
+/// first-level cache's sets or fewer (a pitch of a multiple of 4 lines of 64 bytes: TF2's 3136,
+/// Keras' 256), so a panel of them read in place evicts itself. Evaluated at compile time.
+const fn rows_share_cache_sets(i: usize) -> bool {
+    i.is_multiple_of(64)
+}
+
+/// Rows read at a pitch: row `o` starts at `floats[o · pitch + offset]`. A panel of weights of
+/// [`input_grad_band`] or the output gradients of [`weight_grad_rows`], either a contiguous copy or
+/// the matrix itself.
+#[derive(Clone, Copy)]
+struct Panel<'a> {
+    floats: &'a [f32],
+    pitch: usize,
+    offset: usize,
+}
+
+impl Panel<'_> {
+    /// The first `len` floats of row `o`.
+    #[inline(always)]
+    fn row(&self, o: usize, len: usize) -> &[f32] {
+        &self.floats[o * self.pitch + self.offset..][..len]
+    }
+}
+
+/// The columns `i..i + width` of `rows`, row after row, in the first `rows.len() · width` floats
+/// of `buf` (which must hold them).
+#[inline(always)]
+fn copy_panel<'a, const I: usize>(
+    rows: &[[f32; I]],
+    i: usize,
+    width: usize,
+    buf: &'a mut [MaybeUninit<f32>],
+) -> &'a [f32] {
+    let panel = &mut buf[..rows.len() * width];
+    for (dst, row) in panel.chunks_exact_mut(width).zip(rows) {
+        for (d, &v) in dst.iter_mut().zip(&row[i..i + width]) {
+            *d = MaybeUninit::new(v);
+        }
+    }
+    // SAFETY: the loop wrote all `rows.len()` chunks of `width` floats of `panel`;
+    // `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe { &*(panel as *const [MaybeUninit<f32>] as *const [f32]) }
+}
+
+/// `dxs[n][i..i + V·LANES] (+)= Σ_{o < rows} dys[n][start + o] · panel[o]` for `N` samples, the
+/// panel holding the columns `i..i + V·LANES` of rows `start..` of `w`: `N · V` accumulators, from zero
+/// for the span of rows from 0 and from `dxs` for a later one, summed over the rows in order,
+/// then stored. So the sums are taken in the same order whatever the spans.
 #[inline(always)]
 fn input_grad_tile<S: Simd, const I: usize, const O: usize, const N: usize, const V: usize>(
     s: S,
-    w: &[[f32; I]; O],
+    panel: Panel<'_>,
+    rows: usize,
     dys: &[[f32; O]; N],
     i: usize,
     start: usize,
-    end: usize,
     dxs: &mut [[f32; I]; N],
 ) {
     let l = S::LANES;
@@ -683,9 +765,10 @@ fn input_grad_tile<S: Simd, const I: usize, const O: usize, const N: usize, cons
         }
     }
     let mut wv = [s.zero(); V];
-    for (o, wo) in w[start..end].iter().enumerate() {
+    for o in 0..rows {
+        let wo = panel.row(o, V * l);
         for (v, wn) in wv.iter_mut().enumerate() {
-            *wn = s.load(&wo[i + v * l..]);
+            *wn = s.load(&wo[v * l..]);
         }
         for (acc_n, dy) in acc.iter_mut().zip(dys) {
             let d = s.splat(dy[start + o]);
@@ -995,6 +1078,11 @@ mod tests {
         check_backward_batch::<3136, 1024>(350, 5, true);
         check_backward_batch::<1024, 10>(351, 33, true);
         check_backward_batch::<4, 4>(352, 0, true);
+        // Rows (of the weights, of the output gradients) that share cache sets are copied first;
+        // more samples than the weight gradient takes at once.
+        check_backward_batch::<256, 120>(353, 9, true);
+        check_backward_batch::<70, 64>(354, GRAD_SAMPLES + 6, true);
+        check_backward_batch::<128, 192>(355, 2 * GRAD_SAMPLES + 1, true);
     }
 
     #[test]
