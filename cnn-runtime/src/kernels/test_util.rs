@@ -1,6 +1,7 @@
 //! Helpers shared by the kernel tests: random tensors and approximate comparison.
 
 use crate::kernels::isa::{with_isa, Isa};
+use crate::kernels::reference::Conv2dDims;
 use crate::rng::Rng;
 use crate::tensor::{flat_mut, zeroed_box, Tensor};
 
@@ -83,4 +84,10 @@ pub(crate) fn for_each_isa(mut f: impl FnMut(Isa)) {
         eprintln!("kernel path: {isa}");
         with_isa(isa, || f(isa));
     }
+}
+
+/// The convolution geometry `[c, h, w, f, kh, kw, sh, sw, pt, pl, oh, ow]`, in the order of the
+/// kernels' const parameters.
+pub(crate) fn conv_dims([c, h, w, f, kh, kw, sh, sw, pt, pl, oh, ow]: [usize; 12]) -> Conv2dDims {
+    Conv2dDims { c, h, w, f, kh, kw, sh, sw, pt, pl, oh, ow }
 }

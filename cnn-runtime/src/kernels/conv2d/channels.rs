@@ -14,7 +14,8 @@
 
 use core::mem::MaybeUninit;
 
-use super::zeroed;
+use super::{dims, zeroed};
+use crate::kernels::reference::Conv2dDims;
 use crate::kernels::simd::Simd;
 
 /// Output channels must be a multiple of this for the channel path: one AVX-512 vector, two AVX2
@@ -47,19 +48,8 @@ struct Planes {
 }
 
 impl Planes {
-    #[allow(clippy::too_many_arguments)]
-    const fn new(
-        h: usize,
-        w: usize,
-        kh: usize,
-        kw: usize,
-        sh: usize,
-        sw: usize,
-        pt: usize,
-        pl: usize,
-        oh: usize,
-        ow: usize,
-    ) -> Planes {
+    const fn new(d: Conv2dDims) -> Planes {
+        let Conv2dDims { h, w, kh, kw, sh, sw, pt, pl, oh, ow, .. } = d;
         let (rw, rows) = (max(pl + w, (ow - 1) * sw + kw), max(pt + h, (oh - 1) * sh + kh));
         Planes { rw, rows, padded: rw != w || rows != h || pt > 0 || pl > 0 }
     }
@@ -119,27 +109,12 @@ const fn chunk_positions(f: usize, lanes: usize, regs: usize) -> usize {
 /// Whether the channel path takes this geometry on a path of `lanes` lanes and `regs` registers:
 /// the output channels fill whole vectors, and the planes, a block's packed weights and a chunk of
 /// at least one tile fit the stack scratch. Evaluated at compile time.
-#[allow(clippy::too_many_arguments)]
-pub(super) const fn fits(
-    c: usize,
-    h: usize,
-    w: usize,
-    f: usize,
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    pt: usize,
-    pl: usize,
-    oh: usize,
-    ow: usize,
-    lanes: usize,
-    regs: usize,
-) -> bool {
+pub(super) const fn fits(d: Conv2dDims, lanes: usize, regs: usize) -> bool {
+    let Conv2dDims { c, f, kh, kw, .. } = d;
     if !f.is_multiple_of(CHANNEL_QUANTUM) || !CHANNEL_QUANTUM.is_multiple_of(lanes) || c * kh * kw < TAPS_MIN {
         return false;
     }
-    let g = Planes::new(h, w, kh, kw, sh, sw, pt, pl, oh, ow);
+    let g = Planes::new(d);
     let (p, fv) = tile(f, lanes, regs);
     let fb = fv * lanes;
     (!g.padded || c * g.size() <= PLANES_MAX) && c * kh * kw * fb <= PACKED_MAX && p * fb <= CHUNK_MAX
@@ -172,7 +147,7 @@ pub(super) fn forward<
     b: &[f32; F],
     y: &mut [[[f32; OW]; OH]; F],
 ) {
-    let g = Planes::new(H, W, KH, KW, SH, SW, pt, pl, OH, OW);
+    let g = Planes::new(Conv2dDims { c: C, h: H, w: W, f: F, kh: KH, kw: KW, sh: SH, sw: SW, pt, pl, oh: OH, ow: OW });
     let (p, fv) = const { tile(F, S::LANES, S::REGS) };
     let fb = fv * S::LANES;
     let mut planes_buf = [MaybeUninit::<f32>::uninit(); PLANES_MAX];
@@ -209,24 +184,8 @@ pub(super) fn forward<
 
 /// Whether [`weight_grad`] takes this geometry: as [`fits`], with a sample's output gradients for
 /// a block of channels, position-major, in the stack scratch. Evaluated at compile time.
-#[allow(clippy::too_many_arguments)]
-pub(super) const fn weight_grad_fits(
-    c: usize,
-    h: usize,
-    w: usize,
-    f: usize,
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    pt: usize,
-    pl: usize,
-    oh: usize,
-    ow: usize,
-    lanes: usize,
-    regs: usize,
-) -> bool {
-    fits(c, h, w, f, kh, kw, sh, sw, pt, pl, oh, ow, lanes, regs) && oh * ow * tile(f, lanes, regs).1 * lanes <= DY_MAX
+pub(super) const fn weight_grad_fits(d: Conv2dDims, lanes: usize, regs: usize) -> bool {
+    fits(d, lanes, regs) && d.oh * d.ow * tile(d.f, lanes, regs).1 * lanes <= DY_MAX
 }
 
 /// The weight and bias gradients of a batch, added to `dw` and `db`:
@@ -261,7 +220,7 @@ pub(super) fn weight_grad<
     dw: &mut [[[[f32; KW]; KH]; C]; F],
     db: &mut [f32; F],
 ) {
-    let g = const { Planes::new(H, W, KH, KW, SH, SW, PT, PL, OH, OW) };
+    let g = const { Planes::new(dims::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>()) };
     let fv = const { tile(F, S::LANES, S::REGS).1 };
     let fb = fv * S::LANES;
     let taps = C * KH * KW;
@@ -484,6 +443,7 @@ fn input_at(plane: &[f32], i: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::test_util::conv_dims;
 
     #[test]
     fn tiles_fit_the_registers_and_divide_the_channel_vectors() {
@@ -504,20 +464,20 @@ mod tests {
     fn takes_layers_with_whole_vectors_of_channels_and_enough_taps() {
         // LeNet-5 conv2 and the TF2 network's conv2 on AVX2; not conv1 (one input channel), not 6
         // output channels.
-        assert!(fits(6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 10, 10, 8, 16));
-        assert!(fits(32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14, 8, 16));
-        assert!(!fits(1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 28, 28, 8, 16));
-        assert!(!fits(1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 28, 28, 8, 16));
+        assert!(fits(conv_dims([6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 10, 10]), 8, 16));
+        assert!(fits(conv_dims([32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14]), 8, 16));
+        assert!(!fits(conv_dims([1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 28, 28]), 8, 16));
+        assert!(!fits(conv_dims([1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 28, 28]), 8, 16));
         // Planes beyond the stack scratch.
-        assert!(!fits(64, 32, 32, 16, 3, 3, 1, 1, 1, 1, 32, 32, 8, 16));
+        assert!(!fits(conv_dims([64, 32, 32, 16, 3, 3, 1, 1, 1, 1, 32, 32]), 8, 16));
     }
 
     #[test]
     fn planes_are_read_in_place_only_when_no_window_leaves_the_input() {
-        assert!(!Planes::new(14, 14, 5, 5, 1, 1, 0, 0, 10, 10).padded);
-        assert!(Planes::new(14, 14, 5, 5, 1, 1, 2, 2, 14, 14).padded);
+        assert!(!Planes::new(conv_dims([1, 14, 14, 16, 5, 5, 1, 1, 0, 0, 10, 10])).padded);
+        assert!(Planes::new(conv_dims([1, 14, 14, 16, 5, 5, 1, 1, 2, 2, 14, 14])).padded);
         // Stride 2 whose last window ends short of the input: still in place, pitch the input's.
-        let g = Planes::new(12, 12, 5, 5, 2, 2, 0, 0, 4, 4);
+        let g = Planes::new(conv_dims([1, 12, 12, 16, 5, 5, 2, 2, 0, 0, 4, 4]));
         assert!(!g.padded);
         assert_eq!((g.rw, g.rows), (12, 12));
     }

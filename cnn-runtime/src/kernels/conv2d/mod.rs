@@ -26,6 +26,7 @@ use core::mem::MaybeUninit;
 mod channels;
 
 use super::isa::{dispatch, wrappers};
+use super::reference::Conv2dDims;
 use super::simd::Simd;
 
 /// Floats of stack scratch for the padded input planes of the tiled path (128 KiB).
@@ -139,7 +140,7 @@ fn forward_body<
     y: &mut [[[f32; OW]; OH]; F],
 ) {
     // Decided at compile time, so only the path taken is compiled.
-    if const { channels::fits(C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, S::LANES, S::REGS) } {
+    if const { channels::fits(dims::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(), S::LANES, S::REGS) } {
         let wt = |f: usize, c: usize, u: usize, v: usize| w[f][c][u][v];
         channels::forward::<S, C, H, W, F, KH, KW, SH, SW, OH, OW>(s, x, (PT, PL), wt, b, y);
         return;
@@ -316,7 +317,7 @@ fn backward_body<
     // Each path decided at compile time, so only the one taken is compiled.
     if const {
         flat_weight_grad_wastes(C, W, F, OH, OW, KH, KW, SH, SW, PL, S::LANES, S::REGS)
-            && channels::weight_grad_fits(C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, S::LANES, S::REGS)
+            && channels::weight_grad_fits(dims::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(), S::LANES, S::REGS)
     } {
         channels::weight_grad::<S, C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(s, xs, dys, dw, db);
     } else {
@@ -417,7 +418,7 @@ fn input_grad_sample<
     // padding exceeds the kernel.)
     let flipped_pad = const { (KH.saturating_sub(PT + 1), KW.saturating_sub(PL + 1)) };
     let wt = |c: usize, f: usize, u: usize, v: usize| w[f][c][KH - 1 - u][KW - 1 - v];
-    if const { channel_input_grad(C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, S::LANES, S::REGS) } {
+    if const { channel_input_grad(dims::<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(), S::LANES, S::REGS) } {
         channels::forward::<S, F, OH, OW, C, KH, KW, 1, 1, H, W>(s, dy, flipped_pad, wt, &[0.0; C], dx);
         return;
     }
@@ -447,28 +448,32 @@ fn input_grad_sample<
 /// stride-1 correlation of the output gradients (the layer's outputs as input channels, its
 /// inputs as output channels) with the flipped kernel. So the input channels must fill vectors
 /// (TF2's conv2, 32 of them; not LeNet-5's, 6). Evaluated at compile time.
+const fn channel_input_grad(d: Conv2dDims, lanes: usize, regs: usize) -> bool {
+    let Conv2dDims { c, h, w, f, kh, kw, sh, sw, pt, pl, oh, ow } = d;
+    sh == 1 && sw == 1 && pt < kh && pl < kw && {
+        let flipped =
+            Conv2dDims { c: f, h: oh, w: ow, f: c, kh, kw, sh, sw, pt: kh - 1 - pt, pl: kw - 1 - pl, oh: h, ow: w };
+        channels::fits(flipped, lanes, regs)
+    }
+}
+
+/// The geometry of a layer given by the kernels' const parameters, for the compile-time rules.
 #[allow(clippy::too_many_arguments)]
-const fn channel_input_grad(
-    c: usize,
-    h: usize,
-    w: usize,
-    f: usize,
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    pt: usize,
-    pl: usize,
-    oh: usize,
-    ow: usize,
-    lanes: usize,
-    regs: usize,
-) -> bool {
-    sh == 1
-        && sw == 1
-        && pt < kh
-        && pl < kw
-        && channels::fits(f, oh, ow, c, kh, kw, 1, 1, kh - 1 - pt, kw - 1 - pl, h, w, lanes, regs)
+const fn dims<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+>() -> Conv2dDims {
+    Conv2dDims { c: C, h: H, w: W, f: F, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW }
 }
 
 /// Layout of the zero-padded flat planes of the tiled path, for a stride-1 correlation of inputs
@@ -1003,8 +1008,8 @@ mod tests {
     use crate::kernels::reference::{self, Conv2dDims};
     use crate::kernels::simd::Arrays;
     use crate::kernels::test_util::{
-        assert_close, assert_close_within, assert_gradient, dot_f64, finite_differences, for_each_isa, poisoned,
-        random, random_f64,
+        assert_close, assert_close_within, assert_gradient, conv_dims, dot_f64, finite_differences, for_each_isa,
+        poisoned, random, random_f64,
     };
     use crate::rng::Rng;
     use crate::tensor::flat;
@@ -1354,13 +1359,13 @@ mod tests {
     #[test]
     fn channel_input_gradient_where_the_input_channels_fill_vectors() {
         // On AVX2: TF2's conv2 (32 input channels), not LeNet-5's conv2 (6) nor stride 2.
-        assert!(channel_input_grad(32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14, 8, 16));
-        assert!(!channel_input_grad(6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 10, 10, 8, 16));
-        assert!(!channel_input_grad(16, 9, 9, 16, 3, 3, 2, 2, 0, 0, 4, 4, 8, 16));
+        assert!(channel_input_grad(conv_dims([32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 14, 14]), 8, 16));
+        assert!(!channel_input_grad(conv_dims([6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 10, 10]), 8, 16));
+        assert!(!channel_input_grad(conv_dims([16, 9, 9, 16, 3, 3, 2, 2, 0, 0, 4, 4]), 8, 16));
         // The shapes of the test below that take it.
-        assert!(channel_input_grad(16, 9, 7, 9, 3, 2, 1, 1, 1, 0, 9, 6, 8, 16));
-        assert!(channel_input_grad(32, 6, 6, 4, 4, 4, 1, 1, 1, 1, 6, 6, 8, 16));
-        assert!(channel_input_grad(16, 18, 18, 16, 5, 5, 1, 1, 0, 0, 14, 14, 8, 16));
+        assert!(channel_input_grad(conv_dims([16, 9, 7, 9, 3, 2, 1, 1, 1, 0, 9, 6]), 8, 16));
+        assert!(channel_input_grad(conv_dims([32, 6, 6, 4, 4, 4, 1, 1, 1, 1, 6, 6]), 8, 16));
+        assert!(channel_input_grad(conv_dims([16, 18, 18, 16, 5, 5, 1, 1, 0, 0, 14, 14]), 8, 16));
     }
 
     #[test]
